@@ -1,0 +1,225 @@
+"""Cross-field rules of a config that types alone cannot express.
+
+Each rule raises `ConfigError("<field path>: <expected>, got <found>")`; `stress.config` prefixes
+the source. The order follows the file: model, exchange, then each portfolio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stress.config import Config, Position
+from stress.errors import ConfigError
+from stress.margin.rules import tier_index
+from stress.portfolio import market_tables, resolve_position
+
+SYMMETRY_TOL = 1e-9
+PSD_TOL = 1e-9
+
+
+def _fmt(x: float) -> str:
+    """Amounts people read: 12,500 or 0.004."""
+    if abs(x) >= 1e15:
+        return f"{x:.6g}"
+    if abs(x) >= 1:  # rounded so that a notional of 2,000,000.0000001 reads 2,000,000
+        return f"{x:,.6f}".rstrip("0").rstrip(".")
+    return f"{x:.6g}"
+
+
+def _fail(path: str, message: str) -> None:
+    raise ConfigError(f"{path}: {message}")
+
+
+def check_model(cfg: Config) -> None:
+    model = cfg.model
+    names = list(model.assets)
+    n = len(names)
+    if model.correlation is None:
+        if n > 1:
+            _fail(
+                "model.correlation",
+                f"required for {n} assets: a {n}x{n} matrix in the order {', '.join(names)}",
+            )
+    else:
+        check_correlation(model.correlation, names)
+    if model.type == "merton" and model.jumps is None:
+        _fail(
+            "model.jumps",
+            "required for model type merton: expected a mapping {intensity, mean, std, common}, "
+            "got none",
+        )
+    if model.type != "merton" and model.jumps is not None:
+        _fail("model.jumps", f"only used by model type merton, got type {model.type}")
+    if model.type == "student_t" and model.dof is None:
+        _fail("model.dof", "required for model type student_t: expected a number > 2, got none")
+    if model.type != "student_t" and model.dof is not None:
+        _fail("model.dof", f"only used by model type student_t, got type {model.type}")
+
+
+def check_correlation(rows: list[list[float]], names: list[str]) -> None:
+    n = len(names)
+    if len(rows) != n or any(len(r) != n for r in rows):
+        lengths = ", ".join(str(len(r)) for r in rows)
+        found = f"{len(rows)} row{'s' * (len(rows) != 1)}" + (
+            f" of length {lengths}" if rows else ""
+        )
+        _fail(
+            "model.correlation",
+            f"expected a square {n}x{n} matrix (one row per asset), got {found}",
+        )
+    c = np.asarray(rows, dtype=float)
+    for i in range(n):
+        if c[i, i] != 1.0:
+            _fail(f"model.correlation[{i}][{i}]", f"diagonal must be 1, got {_fmt(c[i, i])}")
+    for i in range(n):
+        for j in range(n):
+            if abs(c[i, j]) > 1.0:
+                _fail(f"model.correlation[{i}][{j}]", f"must be in [-1, 1], got {_fmt(c[i, j])}")
+            if abs(c[i, j] - c[j, i]) > SYMMETRY_TOL:
+                _fail(
+                    f"model.correlation[{i}][{j}]",
+                    f"expected a symmetric matrix ([{i}][{j}] = [{j}][{i}]), "
+                    f"got [{i}][{j}] = {_fmt(c[i, j])} and [{j}][{i}] = {_fmt(c[j, i])}",
+                )
+    smallest = float(np.linalg.eigvalsh(c).min())
+    if smallest < -PSD_TOL:
+        _fail(
+            "model.correlation",
+            "expected a positive semi-definite matrix (correlations that can hold together), "
+            f"got smallest eigenvalue {smallest:.4g}",
+        )
+
+
+def check_exchange(cfg: Config) -> None:
+    names = set(cfg.model.assets)
+    for asset, market in cfg.exchange.markets.items():
+        where = f"exchange.markets.{asset}"
+        if asset not in names:
+            _fail(
+                where,
+                f"expected an asset of model.assets ({', '.join(cfg.model.assets)}), got {asset!r}",
+            )
+        tiers = market.tiers
+        for i, tier in enumerate(tiers):
+            at = f"{where}.tiers[{i}]"
+            if tier.mmr >= 1.0 / tier.max_leverage:
+                _fail(
+                    f"{at}.mmr",
+                    f"must be below the initial margin rate 1/max_leverage = "
+                    f"{_fmt(1.0 / tier.max_leverage)}, got {_fmt(tier.mmr)}",
+                )
+            if i == 0:
+                continue
+            prev = tiers[i - 1]
+            if tier.max_notional <= prev.max_notional:
+                _fail(
+                    f"{at}.max_notional",
+                    f"tiers must increase: expected > {_fmt(prev.max_notional)}, "
+                    f"got {_fmt(tier.max_notional)}",
+                )
+            if tier.mmr < prev.mmr:
+                _fail(
+                    f"{at}.mmr",
+                    f"tiers must not lower the rate: expected >= {_fmt(prev.mmr)}, "
+                    f"got {_fmt(tier.mmr)}",
+                )
+            if tier.max_leverage > prev.max_leverage:
+                _fail(
+                    f"{at}.max_leverage",
+                    f"tiers must not raise leverage: expected <= {_fmt(prev.max_leverage)}, "
+                    f"got {_fmt(tier.max_leverage)}",
+                )
+    dm = cfg.exchange.default_market
+    if dm.mmr >= 1.0 / dm.max_leverage:
+        _fail(
+            "exchange.default_market.mmr",
+            f"must be below 1/max_leverage = {_fmt(1.0 / dm.max_leverage)}, got {_fmt(dm.mmr)}",
+        )
+
+
+def check_positions(cfg: Config, positions: list[Position], wallet: float, prefix: str) -> None:
+    tables = market_tables(cfg)
+    seen: dict[str, int] = {}
+    resolved = []
+    for i, pos in enumerate(positions):
+        at = f"{prefix}positions[{i}]"
+        if pos.asset not in cfg.model.assets:
+            _fail(
+                f"{at}.asset",
+                f"expected an asset of model.assets ({', '.join(cfg.model.assets)}), "
+                f"got {pos.asset!r}",
+            )
+        if (pos.notional is None) == (pos.quantity is None):
+            found = "both" if pos.notional is not None else "neither"
+            _fail(at, f"give exactly one of notional or quantity, got {found}")
+        rp = resolve_position(cfg, pos, i)
+        if rp.id in seen:
+            _fail(f"{at}.id", f"duplicate id {rp.id!r} (also positions[{seen[rp.id]}])")
+        seen[rp.id] = i
+        table = tables[pos.asset]
+        notional = rp.entry_notional
+        if notional > table.cap[-1]:
+            _fail(
+                f"{at}.{'notional' if pos.notional is not None else 'quantity'}",
+                f"expected a notional <= {_fmt(table.cap[-1])} (the largest {pos.asset} tier), "
+                f"got {_fmt(notional)}",
+            )
+        tier = tier_index(table, notional)
+        max_lev = float(table.max_leverage[tier])
+        if pos.leverage > max_lev:
+            _fail(
+                f"{at}.leverage",
+                f"must be <= {_fmt(max_lev)} for {pos.asset} notional {_fmt(notional)} "
+                f"(tier {tier + 1}), got {_fmt(pos.leverage)}",
+            )
+        if pos.margin is not None and pos.margin < rp.initial_margin * (1 - 1e-12):
+            _fail(
+                f"{at}.margin",
+                f"must be >= the initial margin {_fmt(rp.initial_margin)} "
+                f"(notional {_fmt(notional)} / leverage {_fmt(pos.leverage)}), "
+                f"got {_fmt(pos.margin)}",
+            )
+        resolved.append(rp)
+    _check_funding(cfg, resolved, wallet, prefix)
+
+
+def _check_funding(cfg: Config, resolved: list, wallet: float, prefix: str) -> None:
+    """Every bucket must be able to post its positions' initial margin, in every mode asked for."""
+    at = f"{prefix}account.wallet"
+    for mode in cfg.modes:
+        if mode == "isolated":
+            need = sum(p.margin for p in resolved)
+            what = "the isolated margins of all positions (mode isolated)"
+        elif mode == "cross":
+            need = sum(p.initial_margin for p in resolved)
+            what = "the initial margin of all positions (mode cross)"
+        else:
+            iso = sum(p.margin for p in resolved if p.margin_mode == "isolated")
+            cross_im = sum(p.initial_margin for p in resolved if p.margin_mode == "cross")
+            if iso > wallet * (1 + 1e-12):
+                _fail(
+                    at,
+                    "must cover the isolated margins (as_configured): "
+                    f"expected >= {_fmt(iso)}, got {_fmt(wallet)}",
+                )
+            need = iso + cross_im
+            what = "the isolated margins plus the cross positions' initial margin (as_configured)"
+        if need > wallet * (1 + 1e-12):
+            _fail(at, f"must cover {what}: expected >= {_fmt(need)}, got {_fmt(wallet)}")
+
+
+def check_config(cfg: Config) -> None:
+    """Run every cross-field rule; raises ConfigError on the first failure."""
+    if set(cfg.name) == {"."}:
+        _fail("name", f"must name a folder, got {cfg.name!r}")
+    if len(set(cfg.modes)) != len(cfg.modes):
+        _fail("modes", f"each mode at most once, got {cfg.modes}")
+    check_model(cfg)
+    check_exchange(cfg)
+    names: dict[str, int] = {}
+    for k, (name, account, positions, prefix) in enumerate(cfg.book_list()):
+        if cfg.portfolios is not None:
+            if name in names:
+                _fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
+            names[name] = k
+        check_positions(cfg, positions, account.wallet, prefix)
