@@ -1,0 +1,302 @@
+"""Per-book risk metrics from per-path results (numpy only).
+
+A book is one portfolio under one margin mode. The engine hands over small per-path arrays
+(loss, first liquidation step, bad debt, final equity, per-position liquidation flags) and this
+module turns them into the numbers of SPEC section 3: liquidation probability with its Wilson
+interval, ruin probability, VaR/ES, bad debt and time to liquidation.
+
+Every value returned by `book_metrics` is a plain Python float, list, dict or None, so the
+result goes straight into ``json.dumps``.
+
+Quantile conventions (the same for every tail number, so ES >= VaR always holds):
+
+* ``var_a`` is the empirical a-quantile of loss: the smallest loss L such that at least a share
+  a of the paths lose L or less, i.e. the ``ceil(a * n)``-th smallest loss
+  (``numpy.quantile(..., method="inverted_cdf")``). It is a loss some path actually had.
+* ``es_a`` is the mean loss over the worst ``m = ceil((1 - a) * n)`` paths, at least 1 path.
+  Those are the paths ranked above ``floor(a * n)``, so the smallest of them is at or above
+  ``var_a``; with few paths (``(1 - a) * n < 1``) ES is the single worst loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "Z95",
+    "book_metrics",
+    "expected_shortfall",
+    "flat_metrics",
+    "paired_difference",
+    "position_probabilities",
+    "value_at_risk",
+    "wilson_interval",
+]
+
+Z95 = 1.959963984540054
+"""Two-sided 95 % standard normal quantile."""
+
+RUIN_FRACTION = 0.01
+"""A path is ruined when its final equity is at most this share of the initial wallet."""
+
+VAR_LEVELS = {"95": 0.95, "99": 0.99, "999": 0.999}
+TTL_QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
+
+
+def _snap(x: float) -> float:
+    """Snap a path count that is an integer up to rounding: (1 - 0.95) * 1000 = 50.00000000000004.
+
+    Without this, counts like ``ceil((1 - a) * n)`` would take one path too many whenever the
+    decimal level is not exact in binary.
+    """
+    r = round(x)
+    return float(r) if abs(x - r) <= 1e-9 * max(1.0, abs(x)) else x
+
+
+def _check_level(a: float) -> float:
+    a = float(a)
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"confidence level must be in (0, 1), got {a}")
+    return a
+
+
+def _as_losses(loss: np.ndarray) -> np.ndarray:
+    x = np.asarray(loss, dtype=np.float64).reshape(-1)
+    if x.size == 0:
+        raise ValueError("need at least one path, got an empty loss array")
+    return x
+
+
+def _var_sorted(sorted_loss: np.ndarray, a: float) -> float:
+    n = sorted_loss.shape[0]
+    k = min(n, max(1, math.ceil(_snap(a * n))))
+    return float(sorted_loss[k - 1])
+
+
+def _es_sorted(sorted_loss: np.ndarray, a: float) -> float:
+    n = sorted_loss.shape[0]
+    # m = n - floor(a n) equals ceil((1 - a) n) and shares the snapped a * n with `_var_sorted`,
+    # which is what keeps ES >= VaR exact rather than true up to rounding.
+    m = min(n, max(1, n - math.floor(_snap(a * n))))
+    tail = sorted_loss[n - m :]
+    # A mean lies between its smallest and largest member; floating-point summation can miss by
+    # an ulp, and ES < VaR by an ulp would still break the documented ordering.
+    return float(min(max(tail.mean(), tail[0]), tail[-1]))
+
+
+def value_at_risk(loss: np.ndarray, a: float) -> float:
+    """Empirical a-quantile of loss: the ``ceil(a * n)``-th smallest of the n path losses.
+
+    Parameters
+    ----------
+    loss : ndarray (n_paths,) float64
+        Loss per path (initial equity - final equity; positive is a loss).
+    a : float in (0, 1)
+        Confidence level, e.g. 0.99.
+
+    Returns
+    -------
+    float
+    """
+    return _var_sorted(np.sort(_as_losses(loss)), _check_level(a))
+
+
+def expected_shortfall(loss: np.ndarray, a: float) -> float:
+    """Mean loss over the worst ``max(1, ceil((1 - a) * n))`` of the n paths.
+
+    Parameters
+    ----------
+    loss : ndarray (n_paths,) float64
+        Loss per path (positive is a loss).
+    a : float in (0, 1)
+        Confidence level, e.g. 0.99.
+
+    Returns
+    -------
+    float
+        Always >= ``value_at_risk(loss, a)``.
+    """
+    return _es_sorted(np.sort(_as_losses(loss)), _check_level(a))
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k / n.
+
+    Parameters
+    ----------
+    k : int
+        Successes, 0 <= k <= n.
+    n : int
+        Trials, n >= 1.
+    z : float
+        Standard normal quantile; the default gives a two-sided 95 % interval.
+
+    Returns
+    -------
+    (lo, hi) : tuple of float
+        Within [0, 1]; ``lo == 0`` exactly when ``k == 0`` and ``hi == 1`` when ``k == n``.
+    """
+    k, n = int(k), int(n)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    # At k = 0 or k = n the bound is 0 or 1 in exact arithmetic; rounding would leave ~1e-17.
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return lo, hi
+
+
+def position_probabilities(pos_liquidated: np.ndarray) -> np.ndarray:
+    """Share of paths on which each position is liquidated.
+
+    Parameters
+    ----------
+    pos_liquidated : ndarray (n_paths, n_positions) bool
+
+    Returns
+    -------
+    ndarray (n_positions,) float64
+    """
+    flags = np.asarray(pos_liquidated, dtype=bool)
+    if flags.ndim != 2 or flags.shape[0] == 0:
+        raise ValueError(f"pos_liquidated must be (n_paths >= 1, n_positions), got {flags.shape}")
+    return flags.mean(axis=0, dtype=np.float64)
+
+
+def paired_difference(x_a: np.ndarray, x_b: np.ndarray, z: float = Z95) -> dict:
+    """Mean of ``x_a - x_b`` over paths, with its standard error and a normal interval.
+
+    Modes are evaluated on the same price paths, so comparing them path by path removes the
+    shared noise: the SE of the paired difference is far smaller than that of two independent
+    estimates when the modes mostly agree. Pass losses to compare expected loss, or liquidation
+    indicators (``first_liq_step >= 0``) to compare liquidation probabilities.
+
+    Parameters
+    ----------
+    x_a, x_b : ndarray (n_paths,)
+        Per-path values (float or bool) of the two books on the same paths.
+    z : float
+        Normal quantile of the interval.
+
+    Returns
+    -------
+    dict
+        ``{"mean": float, "se": float | None, "ci": [lo, hi] | None, "n": int}``; SE and the
+        interval need at least two paths and are None otherwise.
+    """
+    a = np.asarray(x_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(x_b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"need two equal, non-empty per-path arrays, got {a.shape} and {b.shape}")
+    d = a - b
+    n = d.size
+    mean = float(d.mean())
+    if n < 2:
+        return {"mean": mean, "se": None, "ci": None, "n": n}
+    se = float(d.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "se": se, "ci": [mean - z * se, mean + z * se], "n": n}
+
+
+def _check_paths(**arrays: np.ndarray) -> int:
+    sizes = {name: np.shape(x)[0] if np.ndim(x) else None for name, x in arrays.items()}
+    n = sizes["loss"]
+    if n is None or n == 0 or any(s != n for s in sizes.values()):
+        raise ValueError(f"per-path arrays must be 1-D, non-empty and of equal length, got {sizes}")
+    return int(n)
+
+
+def book_metrics(
+    loss: np.ndarray,
+    first_liq_step: np.ndarray,
+    bad_debt: np.ndarray,
+    final_equity: np.ndarray,
+    initial_wallet: float,
+    step_hours: float,
+) -> dict:
+    """The SPEC section 3 metrics of one book (one portfolio under one mode).
+
+    Parameters
+    ----------
+    loss : ndarray (n_paths,) float64
+        Initial equity - final equity per path; positive is a loss.
+    first_liq_step : ndarray (n_paths,) int
+        Step of the book's first liquidation on each path, -1 if none.
+    bad_debt : ndarray (n_paths,) float64
+        Bad debt (>= 0) per path, summed over the book's buckets.
+    final_equity : ndarray (n_paths,) float64
+        What the trader holds at the horizon.
+    initial_wallet : float
+        The portfolio's wallet; ruin means final equity <= 1 % of it.
+    step_hours : float
+        Length of one step in hours; a liquidation at step s happened s * step_hours in.
+
+    Returns
+    -------
+    dict
+        ``p_liquidation``, ``p_liquidation_ci`` ([lo, hi], 95 % Wilson), ``p_liquidation_se``,
+        ``p_ruin``, ``expected_loss``, ``var_95``, ``var_99``, ``var_999``, ``es_95``,
+        ``es_99``, ``es_999``, ``bad_debt_mean``, ``bad_debt_max`` and
+        ``time_to_liquidation_hours`` ({p10, p50, p90} over the paths that liquidate, linear
+        interpolation between observed times; None if no path does). Plain Python types only.
+        The per-position block of the summary is the caller's: see `position_probabilities`.
+    """
+    n = _check_paths(
+        loss=loss, first_liq_step=first_liq_step, bad_debt=bad_debt, final_equity=final_equity
+    )
+    losses = np.sort(np.asarray(loss, dtype=np.float64))
+    steps = np.asarray(first_liq_step)
+    debt = np.asarray(bad_debt, dtype=np.float64)
+    equity = np.asarray(final_equity, dtype=np.float64)
+
+    liquidated = steps >= 0
+    k = int(liquidated.sum())
+    p_liq = k / n
+    lo, hi = wilson_interval(k, n)
+
+    out: dict = {
+        "p_liquidation": float(p_liq),
+        "p_liquidation_ci": [lo, hi],
+        "p_liquidation_se": math.sqrt(p_liq * (1.0 - p_liq) / n),
+        "p_ruin": float(np.mean(equity <= RUIN_FRACTION * float(initial_wallet))),
+        "expected_loss": float(losses.mean()),
+    }
+    for tag, a in VAR_LEVELS.items():
+        out[f"var_{tag}"] = _var_sorted(losses, a)
+    for tag, a in VAR_LEVELS.items():
+        out[f"es_{tag}"] = _es_sorted(losses, a)
+    out["bad_debt_mean"] = float(debt.mean())
+    out["bad_debt_max"] = float(debt.max())
+    if k == 0:
+        out["time_to_liquidation_hours"] = None
+    else:
+        hours = steps[liquidated].astype(np.float64) * float(step_hours)
+        qs = np.quantile(hours, list(TTL_QUANTILES.values()))
+        out["time_to_liquidation_hours"] = {
+            tag: float(v) for tag, v in zip(TTL_QUANTILES, qs, strict=True)
+        }
+    return out
+
+
+def flat_metrics(metrics: dict) -> dict[str, float | None]:
+    """One level of scalar columns from a `book_metrics` dict, for tables and parquet.
+
+    ``p_liquidation_ci`` becomes ``p_liquidation_ci_lo``/``_hi`` and
+    ``time_to_liquidation_hours`` becomes ``ttl_hours_p10``/``_p50``/``_p90`` (None when no path
+    liquidates); other scalar entries are copied and nested entries not listed here dropped.
+    """
+    flat: dict[str, float | None] = {}
+    for key, value in metrics.items():
+        if key == "p_liquidation_ci":
+            flat["p_liquidation_ci_lo"], flat["p_liquidation_ci_hi"] = value
+        elif key == "time_to_liquidation_hours":
+            for tag in TTL_QUANTILES:
+                flat[f"ttl_hours_{tag}"] = None if value is None else value[tag]
+        elif not isinstance(value, dict | list | tuple):
+            flat[key] = value
+    return flat
