@@ -1,0 +1,124 @@
+"""The engine: price chunks in, per-path results of every book out.
+
+Prices are consumed chunk by chunk and dropped; what is kept per path is small (loss, first
+liquidation step, bad debt, which positions were liquidated), so the price array of the whole
+run is never held at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from stress.margin.kernels import mark_buckets_nb
+from stress.margin.layout import Layout
+
+_NEVER = np.iinfo(np.int32).max
+
+
+@dataclass(frozen=True)
+class MarketRules:
+    """Exchange settings the kernels need, already turned into arrays."""
+
+    funding_count: np.ndarray  # (n_steps + 1,) int64
+    funding_rate: float
+    liquidation_fee: float
+
+
+@dataclass
+class PathResults:
+    """Per-path outcome of every book (portfolio x mode); shapes (n_paths, K) or (n_paths, P)."""
+
+    final_equity: np.ndarray  # float64
+    first_liq_step: np.ndarray  # int32, -1 = never liquidated
+    bad_debt: np.ndarray  # float64
+    pos_liquidated: np.ndarray  # bool, per position of the layout
+
+    @classmethod
+    def empty(cls, n_paths: int, layout: Layout) -> PathResults:
+        k, p = layout.n_books, layout.pos_qty.shape[0]
+        return cls(
+            final_equity=np.empty((n_paths, k)),
+            first_liq_step=np.empty((n_paths, k), dtype=np.int32),
+            bad_debt=np.empty((n_paths, k)),
+            pos_liquidated=np.empty((n_paths, p), dtype=bool),
+        )
+
+    def loss(self, layout: Layout) -> np.ndarray:
+        """Initial equity minus final equity, (n_paths, K); positive is a loss."""
+        return layout.book_initial_equity[None, :] - self.final_equity
+
+
+def mark_chunk(layout: Layout, rules: MarketRules, prices: np.ndarray):
+    """Run the kernel on one chunk: per-bucket (liquidation step, value kept, bad debt)."""
+    prices = np.ascontiguousarray(prices, dtype=np.float64)
+    n_paths = prices.shape[0]
+    shape = (n_paths, layout.n_buckets)
+    liq_step = np.empty(shape, dtype=np.int32)
+    value = np.empty(shape)
+    bad = np.empty(shape)
+    mark_buckets_nb(
+        prices,
+        rules.funding_count,
+        rules.funding_rate,
+        rules.liquidation_fee,
+        layout.pos_asset,
+        layout.pos_qty,
+        layout.pos_entry,
+        layout.bucket_start,
+        layout.bucket_end,
+        layout.bucket_collateral,
+        layout.tier_cap,
+        layout.tier_mmr,
+        layout.tier_amount,
+        layout.tier_count,
+        liq_step,
+        value,
+        bad,
+    )
+    return liq_step, value, bad
+
+
+def books_from_buckets(layout: Layout, liq_step, value, bad, out: PathResults, rows: slice):
+    """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
+    first = layout.book_first_bucket
+    out.final_equity[rows] = np.add.reduceat(value, first, axis=1) + layout.book_free[None, :]
+    out.bad_debt[rows] = np.add.reduceat(bad, first, axis=1)
+    steps = np.where(liq_step < 0, _NEVER, liq_step)
+    first_step = np.minimum.reduceat(steps, first, axis=1)
+    out.first_liq_step[rows] = np.where(first_step == _NEVER, -1, first_step)
+    out.pos_liquidated[rows] = liq_step[:, layout.pos_bucket] >= 0
+
+
+def evaluate(
+    layout: Layout,
+    rules: MarketRules,
+    chunks: Iterable[tuple[int, np.ndarray]],
+    n_paths: int,
+    progress: Callable[[int], None] | None = None,
+) -> PathResults:
+    """Mark every book on every chunk of paths.
+
+    Parameters
+    ----------
+    chunks : iterable of (first_path_index, prices (m, n_steps + 1, n_assets))
+    progress : called with the number of paths done after each chunk
+    """
+    out = PathResults.empty(n_paths, layout)
+    done = 0
+    for first, prices in chunks:
+        rows = slice(first, first + prices.shape[0])
+        books_from_buckets(layout, *mark_chunk(layout, rules, prices), out, rows)
+        done += prices.shape[0]
+        if progress is not None:
+            progress(prices.shape[0])
+    if done != n_paths:
+        raise RuntimeError(f"engine saw {done} paths, expected {n_paths}")
+    return out
+
+
+def evaluate_prices(layout: Layout, rules: MarketRules, prices: np.ndarray) -> PathResults:
+    """Mark every book on given price paths, shape (n_paths, n_steps + 1, n_assets)."""
+    return evaluate(layout, rules, [(0, prices)], prices.shape[0])
