@@ -1,0 +1,224 @@
+"""The `stress` command: parse, call the API, print. Exit 0 ok, 2 bad input, 1 failure."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stress.errors import ConfigError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Monte Carlo stress tests of leveraged perpetual-futures portfolios under "
+    "isolated, cross and hybrid margin.",
+)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML or TOML config file.", show_default=False)]
+PathsOpt = Annotated[int | None, typer.Option("--paths", help="Override simulation.paths.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the seed.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _progress_runner(n_paths: int):
+    """A rich progress bar on a terminal; nothing when stderr is not a TTY."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if not sys.stderr.isatty():
+        return None, None
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("simulating paths", total=n_paths)
+    return bar, lambda done: bar.advance(task, done)
+
+
+def _check_overrides(paths: int | None, seed: int | None) -> None:
+    """The options, checked before any work and named as the user typed them."""
+    if paths is not None and paths < 1:
+        raise ConfigError(f"--paths: expected an integer >= 1, got {paths}")
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed: expected an integer >= 0, got {seed}")
+
+
+def _check_out_dir(target: Path) -> None:
+    """Refuse an output folder that cannot be created, before simulating anything."""
+    if target.exists():
+        if not target.is_dir():
+            raise ConfigError(f"--out: expected a folder, got {target}, an existing file")
+        return
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"--out: expected a folder, got {target}, inside {parent}, which is a file"
+                )
+            return
+
+
+def _simulate(config: Path, paths: int | None, seed: int | None):
+    from stress.config import load_config
+    from stress.run import run
+
+    cfg = load_config(config)
+    n_paths = cfg.simulation.paths if paths is None else paths
+    bar, tick = _progress_runner(n_paths)
+    if bar is None:
+        return run(cfg, paths=paths, seed=seed)
+    with bar:
+        return run(cfg, paths=paths, seed=seed, progress=tick)
+
+
+@app.command("run")
+def run_cmd(
+    config: ConfigArg,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder [default: reports/<name>/]."),
+    ] = None,
+    paths: PathsOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Full stress run: writes report.html, summary.json and results.parquet."""
+    from stress.config import load_config
+    from stress.outputs import write_outputs
+
+    _check_overrides(paths, seed)
+    cfg = load_config(config)
+    target = out_dir if out_dir is not None else Path("reports") / cfg.name
+    _check_out_dir(target)
+    result = _simulate(config, paths, seed)
+    written = write_outputs(result, target)
+    _print_table(result.to_dict())
+    err.print(f"wrote {', '.join(str(p) for p in written.values())}")
+
+
+@app.command("compare")
+def compare_cmd(
+    config: ConfigArg, paths: PathsOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False
+):
+    """The margin modes side by side for each portfolio (same paths for every mode)."""
+    from stress.outputs import _jsonable
+
+    _check_overrides(paths, seed)
+    result = _simulate(config, paths, seed)
+    data = result.to_dict()
+    if as_json:
+        out.print_json(json.dumps(_jsonable(data), allow_nan=False))
+    else:
+        _print_table(data)
+
+
+@app.command("liqprice")
+def liqprice_cmd(config: ConfigArg, as_json: JsonOpt = False) -> None:
+    """Closed-form liquidation price of every position under each mode, at current marks."""
+    from stress.liqprices import liquidation_prices
+
+    df = liquidation_prices(config)
+    rows = [
+        {
+            "portfolio": r.portfolio,
+            "id": r.id,
+            "asset": r.asset,
+            "mode": r.mode,
+            "liquidation_price": None if math.isnan(r.liquidation_price) else r.liquidation_price,
+        }
+        for r in df.itertuples(index=False)
+    ]
+    if as_json:
+        out.print_json(json.dumps({"positions": rows}))
+        return
+    table = Table(title="liquidation prices at current marks")
+    for col in ("portfolio", "id", "asset", "mode", "liquidation price"):
+        table.add_column(col, justify="right" if col == "liquidation price" else "left")
+    for r in rows:
+        lp = r["liquidation_price"]
+        table.add_row(
+            r["portfolio"], r["id"], r["asset"], r["mode"], "none" if lp is None else f"{lp:,.2f}"
+        )
+    out.print(table)
+
+
+@app.command("validate")
+def validate_cmd(config: ConfigArg) -> None:
+    """Check the config only; prints what it describes."""
+    from stress.config import load_config
+
+    cfg = load_config(config)
+    books = cfg.book_list()
+    n_pos = sum(len(p) for _, _, p, _ in books)
+    out.print(
+        f"ok: {config}: {len(books)} portfolio(s), {n_pos} position(s), "
+        f"model {cfg.model.type}, modes {', '.join(cfg.modes)}"
+    )
+
+
+def _print_table(data: dict) -> None:
+    cols = [
+        ("P(liq)", "p_liquidation", "pct"),
+        ("95% CI", "p_liquidation_ci", "ci"),
+        ("P(ruin)", "p_ruin", "pct"),
+        ("E(loss)", "expected_loss", "money"),
+        ("VaR99", "var_99", "money"),
+        ("ES99", "es_99", "money"),
+        ("bad debt", "bad_debt_mean", "money"),
+    ]
+    fmt = {
+        "pct": lambda v: f"{100 * v:.2f}%",
+        "ci": lambda v: f"{100 * v[0]:.2f}-{100 * v[1]:.2f}%",
+        "money": lambda v: f"{v:,.2f}",
+    }
+    for port in data["portfolios"]:
+        table = Table(title=f"{port['name']}: {data['paths']:,} paths, {data['horizon_days']} days")
+        table.add_column("mode")
+        for title, _, _ in cols:
+            table.add_column(title, justify="right")
+        for mode, m in port["modes"].items():
+            table.add_row(mode, *(fmt[kind](m[key]) for _, key, kind in cols))
+        out.print(table)
+        modes = port["modes"]
+        safest = min(modes, key=lambda k: modes[k]["p_liquidation"])
+        smallest_tail = min(modes, key=lambda k: modes[k]["es_99"])
+        out.print(f"lowest liquidation probability: {safest}; smallest ES99 loss: {smallest_tail}")
+
+
+def main() -> None:
+    """Console-script entry point: turns errors into exit codes and one-line messages."""
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:
+        # Usage errors (bad option, missing argument) carry their own exit code, 2. Recent typer
+        # vendors click, so they are recognised by shape rather than by click's classes.
+        code, message = getattr(exc, "exit_code", None), getattr(exc, "format_message", None)
+        if isinstance(code, int) and callable(message):
+            text = " ".join(str(message()).split())  # one line
+            if text:  # empty when the help was shown instead (no arguments at all)
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                print(f"error: {text}{hint}", file=sys.stderr)
+            sys.exit(code)
+        print(f"error: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)

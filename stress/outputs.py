@@ -1,0 +1,81 @@
+"""Writing a run's files: all of them or none.
+
+Everything is rendered in memory first, then written to temporary files in the output folder
+and renamed into place only when every file was written, so a failure leaves no half-written
+or mixed-up outputs behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from stress.report.html import render_report
+from stress.run import RunResult
+
+OUTPUT_FILES = ("summary.json", "results.parquet", "report.html")
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON: NaN/inf become null (JSON has no spelling for them)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item"):  # numpy scalars
+        return _jsonable(obj.item())
+    return obj
+
+
+def summary_json(result: RunResult) -> str:
+    return json.dumps(_jsonable(result.to_dict()), indent=2, allow_nan=False) + "\n"
+
+
+def results_parquet(result: RunResult) -> bytes:
+    buf = io.BytesIO()
+    result.summary.to_parquet(buf, index=False, engine="pyarrow")
+    return buf.getvalue()
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write summary.json, results.parquet and report.html into `out_dir` atomically."""
+    out_dir = Path(out_dir)
+    blobs = {
+        "summary.json": summary_json(result).encode("utf-8"),
+        "results.parquet": results_parquet(result),
+        "report.html": render_report(result).encode("utf-8"),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temps: dict[str, str] = {}
+    try:
+        for name, data in blobs.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            temps[name] = tmp
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for name, tmp in temps.items():
+            os.replace(tmp, out_dir / name)
+    finally:
+        for tmp in temps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return {name: out_dir / name for name in blobs}

@@ -1,0 +1,210 @@
+"""The public road: config -> paths -> engine -> metrics, as `stress.run` and friends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stress.config import Config, load_config
+from stress.liqprices import portfolio_liquidation_prices
+from stress.margin.engine import MarketRules, PathResults, evaluate
+from stress.margin.layout import Layout, build_layout, funding_counts
+from stress.metrics import book_metrics, flat_metrics, position_probabilities
+from stress.paths import ModelSpec, TimeGrid, iter_price_chunks, simulate_prices
+from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
+from stress.version import __version__
+
+ConfigLike = Config | dict | str
+
+
+def model_spec(cfg: Config) -> ModelSpec:
+    """The model block of a validated config as arrays."""
+    m = cfg.model
+    assets = list(m.assets.values())
+    corr = np.eye(len(assets)) if m.correlation is None else np.asarray(m.correlation, float)
+    jumps = m.jumps
+    return ModelSpec(
+        kind=m.type,
+        s0=np.array([a.price for a in assets], dtype=float),
+        vol=np.array([a.vol for a in assets], dtype=float),
+        drift=np.array([a.drift for a in assets], dtype=float),
+        corr=corr,
+        jump_intensity=jumps.intensity if jumps else 0.0,
+        jump_mean=jumps.mean if jumps else 0.0,
+        jump_std=jumps.std if jumps else 0.0,
+        jump_common=jumps.common if jumps else True,
+        dof=m.dof or 0.0,
+    )
+
+
+def time_grid(cfg: Config) -> TimeGrid:
+    return TimeGrid.from_days(cfg.simulation.horizon_days, cfg.simulation.steps_per_day)
+
+
+def _overrides(cfg: Config, paths: int | None, seed: int | None) -> tuple[int, int]:
+    """Command-line/API overrides, validated like the config fields they replace."""
+    from stress.errors import ConfigError
+
+    if paths is not None and (isinstance(paths, bool) or not isinstance(paths, int) or paths < 1):
+        raise ConfigError(f"paths: expected an integer >= 1, got {paths!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
+    return (cfg.simulation.paths if paths is None else paths), (cfg.seed if seed is None else seed)
+
+
+def generate_paths(
+    cfg: ConfigLike, paths: int | None = None, seed: int | None = None
+) -> np.ndarray:
+    """Simulated mark prices, shape (paths, steps + 1, assets), step 0 = current marks."""
+    cfg = load_config(cfg)
+    n_paths, seed = _overrides(cfg, paths, seed)
+    return simulate_prices(model_spec(cfg), time_grid(cfg), seed, n_paths)
+
+
+def market_rules(cfg: Config, grid: TimeGrid) -> MarketRules:
+    ex = cfg.exchange
+    return MarketRules(
+        funding_count=funding_counts(
+            grid.n_steps, cfg.simulation.steps_per_day, ex.funding.interval_hours
+        ),
+        funding_rate=float(ex.funding.rate),
+        liquidation_fee=float(ex.liquidation_fee),
+    )
+
+
+def prepare(cfg: Config) -> tuple[list[ResolvedPortfolio], Layout, MarketRules, TimeGrid]:
+    """Everything the engine needs from a validated config."""
+    portfolios = resolve_portfolios(cfg)
+    tables = market_tables(cfg)
+    spec_s0 = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
+    layout = build_layout(
+        portfolios, list(cfg.modes), [tables[a] for a in cfg.model.assets], spec_s0
+    )
+    grid = time_grid(cfg)
+    return portfolios, layout, market_rules(cfg, grid), grid
+
+
+@dataclass
+class RunResult:
+    """A finished run: per-path results and the metrics built from them."""
+
+    config: Config
+    paths: int
+    seed: int
+    grid: TimeGrid
+    portfolios: list[ResolvedPortfolio]
+    layout: Layout
+    results: PathResults
+    elapsed_seconds: float
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # one per book
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per (portfolio, mode) with the scalar metrics as columns."""
+        rows = [
+            {
+                "portfolio": self.portfolios[book.portfolio].name,
+                "mode": book.mode,
+                **flat_metrics(m),
+            }
+            for book, m in zip(self.layout.books, self.metrics, strict=True)
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary.json structure (SPEC section 3)."""
+        cfg = self.config
+        ports = []
+        for k_port, port in enumerate(self.portfolios):
+            modes = {}
+            for book, m in zip(self.layout.books, self.metrics, strict=True):
+                if book.portfolio == k_port:
+                    modes[book.mode] = m
+            ports.append({"name": port.name, "wallet": port.wallet, "modes": modes})
+        return {
+            "name": cfg.name,
+            "seed": self.seed,
+            "paths": self.paths,
+            "steps": self.grid.n_steps,
+            "model": cfg.model.type,
+            "horizon_days": cfg.simulation.horizon_days,
+            "steps_per_day": cfg.simulation.steps_per_day,
+            "assets": list(cfg.model.assets),
+            "portfolios": ports,
+            "run_info": {"version": __version__, "elapsed_seconds": self.elapsed_seconds},
+        }
+
+
+def _book_metrics(result: RunResult) -> list[dict[str, Any]]:
+    layout, res, cfg = result.layout, result.results, result.config
+    loss = res.loss(layout)
+    marks = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
+    tables = market_tables(cfg)
+    out = []
+    for k, book in enumerate(layout.books):
+        port = result.portfolios[book.portfolio]
+        m = book_metrics(
+            loss=loss[:, k],
+            first_liq_step=res.first_liq_step[:, k],
+            bad_debt=res.bad_debt[:, k],
+            final_equity=res.final_equity[:, k],
+            initial_wallet=port.wallet,
+            step_hours=result.grid.step_hours,
+        )
+        first = layout.book_first_position[k]
+        cols = slice(first, first + len(book.positions))
+        probs = position_probabilities(res.pos_liquidated[:, cols])
+        prices = portfolio_liquidation_prices(port, book.mode, marks, tables)
+        by_id = {p.id: (p, float(q)) for p, q in zip(book.positions, probs, strict=True)}
+        m["positions"] = {
+            p.id: {
+                "asset": p.asset,
+                "side": p.side,
+                "p_liquidation": by_id[p.id][1],
+                "liquidation_price": prices[p.id],
+            }
+            for p in port.positions  # config order, whatever order the buckets used
+        }
+        out.append(m)
+    return out
+
+
+def run(
+    cfg: ConfigLike,
+    paths: int | None = None,
+    seed: int | None = None,
+    chunk_paths: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Simulate the config's portfolios under every configured mode on the same paths.
+
+    Parameters
+    ----------
+    paths, seed : override the config's simulation.paths and seed
+    chunk_paths : paths per chunk (a multiple of 256); results do not depend on it
+    progress : called with the number of paths finished after each chunk
+    """
+    cfg = load_config(cfg)
+    n_paths, seed = _overrides(cfg, paths, seed)
+    chunk_paths = chunk_paths or cfg.simulation.chunk_paths
+    portfolios, layout, rules, grid = prepare(cfg)
+    t0 = time.perf_counter()
+    chunks = iter_price_chunks(model_spec(cfg), grid, seed, n_paths, chunk_paths)
+    results = evaluate(layout, rules, chunks, n_paths, progress)
+    result = RunResult(
+        config=cfg,
+        paths=n_paths,
+        seed=seed,
+        grid=grid,
+        portfolios=portfolios,
+        layout=layout,
+        results=results,
+        elapsed_seconds=time.perf_counter() - t0,
+    )
+    result.metrics = _book_metrics(result)
+    return result
