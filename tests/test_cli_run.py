@@ -191,3 +191,32 @@ def test_summary_json_is_strict_json(tmp_path):
     modes = data["portfolios"][0]["modes"]
     assert all(m["time_to_liquidation_hours"] is None for m in modes.values())
     assert np.isnan(res.summary["ttl_hours_p50"].astype(float)).all()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(two_asset_config()))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stress", "run", str(cfg), "--paths", "3000", "--out", "o"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not data:
+            break
+        seen += data
+    assert proc.wait(timeout=600) == 0
+    assert b"simulating paths" in seen
+    piped = _cli("run", cfg, "--paths", 3000, "--out", "p", cwd=tmp_path)
+    assert "simulating" not in piped.stderr
