@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stress.errors import ConfigError
+from stress.tables import print_comparison
 
 app = typer.Typer(
     add_completion=False,
@@ -28,6 +29,14 @@ ConfigArg = Annotated[Path, typer.Argument(help="YAML or TOML config file.", sho
 PathsOpt = Annotated[int | None, typer.Option("--paths", help="Override simulation.paths.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the seed.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+ObjectiveOpt = Annotated[
+    str,
+    typer.Option(
+        "--objective",
+        help="What the recommended mode minimises: es_99 (tail loss), p_liquidation or "
+        "expected_loss.",
+    ),
+]
 
 
 def _progress_runner(n_paths: int):
@@ -48,8 +57,12 @@ def _progress_runner(n_paths: int):
     return bar, lambda done: bar.advance(task, done)
 
 
-def _check_overrides(paths: int | None, seed: int | None) -> None:
+def _check_overrides(paths: int | None, seed: int | None, objective: str = "es_99") -> None:
     """The options, checked before any work and named as the user typed them."""
+    from stress.verdict import OBJECTIVES
+
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"--objective: expected one of {', '.join(OBJECTIVES)}, got {objective}")
     if paths is not None and paths < 1:
         raise ConfigError(f"--paths: expected an integer >= 1, got {paths}")
     if seed is not None and seed < 0:
@@ -71,7 +84,7 @@ def _check_out_dir(target: Path) -> None:
             return
 
 
-def _simulate(config: Path, paths: int | None, seed: int | None):
+def _simulate(config: Path, paths: int | None, seed: int | None, objective: str):
     from stress.config import load_config
     from stress.run import run
 
@@ -79,9 +92,9 @@ def _simulate(config: Path, paths: int | None, seed: int | None):
     n_paths = cfg.simulation.paths if paths is None else paths
     bar, tick = _progress_runner(n_paths)
     if bar is None:
-        return run(cfg, paths=paths, seed=seed)
+        return run(cfg, paths=paths, seed=seed, objective=objective)
     with bar:
-        return run(cfg, paths=paths, seed=seed, progress=tick)
+        return run(cfg, paths=paths, seed=seed, progress=tick, objective=objective)
 
 
 @app.command("run")
@@ -93,35 +106,40 @@ def run_cmd(
     ] = None,
     paths: PathsOpt = None,
     seed: SeedOpt = None,
+    objective: ObjectiveOpt = "es_99",
 ) -> None:
     """Full stress run: writes report.html, summary.json and results.parquet."""
     from stress.config import load_config
     from stress.outputs import write_outputs
 
-    _check_overrides(paths, seed)
+    _check_overrides(paths, seed, objective)
     cfg = load_config(config)
     target = out_dir if out_dir is not None else Path("reports") / cfg.name
     _check_out_dir(target)
-    result = _simulate(config, paths, seed)
+    result = _simulate(config, paths, seed, objective)
     written = write_outputs(result, target)
-    _print_table(result.to_dict())
+    print_comparison(out, result.to_dict())
     err.print(f"wrote {', '.join(str(p) for p in written.values())}")
 
 
 @app.command("compare")
 def compare_cmd(
-    config: ConfigArg, paths: PathsOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False
+    config: ConfigArg,
+    paths: PathsOpt = None,
+    seed: SeedOpt = None,
+    as_json: JsonOpt = False,
+    objective: ObjectiveOpt = "es_99",
 ):
     """The margin modes side by side for each portfolio (same paths for every mode)."""
-    from stress.outputs import _jsonable
+    from stress.outputs import jsonable
 
-    _check_overrides(paths, seed)
-    result = _simulate(config, paths, seed)
+    _check_overrides(paths, seed, objective)
+    result = _simulate(config, paths, seed, objective)
     data = result.to_dict()
     if as_json:
-        out.print_json(json.dumps(_jsonable(data), allow_nan=False))
+        print(json.dumps(jsonable(data), allow_nan=False, indent=2))
     else:
-        _print_table(data)
+        print_comparison(out, data)
 
 
 @app.command("liqprice")
@@ -141,7 +159,7 @@ def liqprice_cmd(config: ConfigArg, as_json: JsonOpt = False) -> None:
         for r in df.itertuples(index=False)
     ]
     if as_json:
-        out.print_json(json.dumps({"positions": rows}))
+        print(json.dumps({"positions": rows}, indent=2))
         return
     table = Table(title="liquidation prices at current marks")
     for col in ("portfolio", "id", "asset", "mode", "liquidation price"):
@@ -166,35 +184,6 @@ def validate_cmd(config: ConfigArg) -> None:
         f"ok: {config}: {len(books)} portfolio(s), {n_pos} position(s), "
         f"model {cfg.model.type}, modes {', '.join(cfg.modes)}"
     )
-
-
-def _print_table(data: dict) -> None:
-    cols = [
-        ("P(liq)", "p_liquidation", "pct"),
-        ("95% CI", "p_liquidation_ci", "ci"),
-        ("P(ruin)", "p_ruin", "pct"),
-        ("E(loss)", "expected_loss", "money"),
-        ("VaR99", "var_99", "money"),
-        ("ES99", "es_99", "money"),
-        ("bad debt", "bad_debt_mean", "money"),
-    ]
-    fmt = {
-        "pct": lambda v: f"{100 * v:.2f}%",
-        "ci": lambda v: f"{100 * v[0]:.2f}-{100 * v[1]:.2f}%",
-        "money": lambda v: f"{v:,.2f}",
-    }
-    for port in data["portfolios"]:
-        table = Table(title=f"{port['name']}: {data['paths']:,} paths, {data['horizon_days']} days")
-        table.add_column("mode")
-        for title, _, _ in cols:
-            table.add_column(title, justify="right")
-        for mode, m in port["modes"].items():
-            table.add_row(mode, *(fmt[kind](m[key]) for _, key, kind in cols))
-        out.print(table)
-        modes = port["modes"]
-        safest = min(modes, key=lambda k: modes[k]["p_liquidation"])
-        smallest_tail = min(modes, key=lambda k: modes[k]["es_99"])
-        out.print(f"lowest liquidation probability: {safest}; smallest ES99 loss: {smallest_tail}")
 
 
 def main() -> None:

@@ -30,21 +30,21 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Plain JSON: NaN/inf become null (JSON has no spelling for them)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if hasattr(obj, "item"):  # numpy scalars
-        return _jsonable(obj.item())
+        return jsonable(obj.item())
     return obj
 
 
 def summary_json(result: RunResult) -> str:
-    return json.dumps(_jsonable(result.to_dict()), indent=2, allow_nan=False) + "\n"
+    return json.dumps(jsonable(result.to_dict()), indent=2, allow_nan=False) + "\n"
 
 
 def results_parquet(result: RunResult) -> bytes:

@@ -11,15 +11,20 @@ import numpy as np
 import pandas as pd
 
 from stress.config import Config, load_config
+from stress.errors import ConfigError
 from stress.liqprices import portfolio_liquidation_prices
-from stress.margin.engine import MarketRules, PathResults, evaluate
+from stress.margin.engine import MarketRules, PathResults, book_equity_paths, evaluate
 from stress.margin.layout import Layout, build_layout, funding_counts
 from stress.metrics import book_metrics, flat_metrics, position_probabilities
 from stress.paths import ModelSpec, TimeGrid, iter_price_chunks, simulate_prices
 from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
+from stress.verdict import OBJECTIVES, portfolio_verdict
 from stress.version import __version__
 
 ConfigLike = Config | dict | str
+
+FAN_PATHS = 500
+"""Paths kept whole (every step) for fan charts; the rest are summarised and dropped."""
 
 
 def model_spec(cfg: Config) -> ModelSpec:
@@ -48,8 +53,6 @@ def time_grid(cfg: Config) -> TimeGrid:
 
 def _overrides(cfg: Config, paths: int | None, seed: int | None) -> tuple[int, int]:
     """Command-line/API overrides, validated like the config fields they replace."""
-    from stress.errors import ConfigError
-
     if paths is not None and (isinstance(paths, bool) or not isinstance(paths, int) or paths < 1):
         raise ConfigError(f"paths: expected an integer >= 1, got {paths!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -101,7 +104,14 @@ class RunResult:
     layout: Layout
     results: PathResults
     elapsed_seconds: float
+    rules: MarketRules | None = None
+    sample_prices: np.ndarray | None = None  # the first FAN_PATHS paths, for figures
     metrics: list[dict[str, Any]] = field(default_factory=list)  # one per book
+    verdicts: list[dict[str, Any]] = field(default_factory=list)  # one per portfolio
+
+    def sample_equity(self) -> np.ndarray:
+        """Book equity along the sampled paths, shape (n_sample, n_books, n_steps + 1)."""
+        return book_equity_paths(self.layout, self.rules, self.sample_prices)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -125,7 +135,14 @@ class RunResult:
             for book, m in zip(self.layout.books, self.metrics, strict=True):
                 if book.portfolio == k_port:
                     modes[book.mode] = m
-            ports.append({"name": port.name, "wallet": port.wallet, "modes": modes})
+            ports.append(
+                {
+                    "name": port.name,
+                    "wallet": port.wallet,
+                    "modes": modes,
+                    "verdict": self.verdicts[k_port],
+                }
+            )
         return {
             "name": cfg.name,
             "seed": self.seed,
@@ -180,6 +197,7 @@ def run(
     seed: int | None = None,
     chunk_paths: int | None = None,
     progress: Callable[[int], None] | None = None,
+    objective: str = "es_99",
 ) -> RunResult:
     """Simulate the config's portfolios under every configured mode on the same paths.
 
@@ -188,14 +206,26 @@ def run(
     paths, seed : override the config's simulation.paths and seed
     chunk_paths : paths per chunk (a multiple of 256); results do not depend on it
     progress : called with the number of paths finished after each chunk
+    objective : what the recommended mode minimises: "es_99", "p_liquidation" or
+        "expected_loss" (see `stress.verdict`)
     """
     cfg = load_config(cfg)
     n_paths, seed = _overrides(cfg, paths, seed)
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
     chunk_paths = chunk_paths or cfg.simulation.chunk_paths
     portfolios, layout, rules, grid = prepare(cfg)
     t0 = time.perf_counter()
+    sample: list[np.ndarray] = []
+
+    def keep_sample(chunks):
+        for first, prices in chunks:
+            if first < FAN_PATHS:
+                sample.append(prices[: FAN_PATHS - first].copy())
+            yield first, prices
+
     chunks = iter_price_chunks(model_spec(cfg), grid, seed, n_paths, chunk_paths)
-    results = evaluate(layout, rules, chunks, n_paths, progress)
+    results = evaluate(layout, rules, keep_sample(chunks), n_paths, progress)
     result = RunResult(
         config=cfg,
         paths=n_paths,
@@ -205,6 +235,11 @@ def run(
         layout=layout,
         results=results,
         elapsed_seconds=time.perf_counter() - t0,
+        rules=rules,
+        sample_prices=np.concatenate(sample),
     )
     result.metrics = _book_metrics(result)
+    result.verdicts = [
+        portfolio_verdict(result, k, objective) for k in range(len(result.portfolios))
+    ]
     return result

@@ -127,8 +127,22 @@ def test_compare_json_matches_the_api(tmp_path):
         want = api["portfolios"][0]["modes"][mode]
         assert got["p_liquidation"] == want["p_liquidation"]
         assert got["es_99"] == pytest.approx(want["es_99"], rel=1e-12)
+    assert data["portfolios"][0]["verdict"] == json.loads(
+        json.dumps(api["portfolios"][0]["verdict"])
+    )
     table = _cli("compare", cfg, "--paths", 512, cwd=tmp_path)
-    assert table.returncode == 0 and "as_configured" in table.stdout and "ES99" in table.stdout
+    assert table.returncode == 0, table.stderr
+    rec = api["portfolios"][0]["verdict"]["recommended"]
+    assert f"{rec} (recommended)" in table.stdout
+    assert "Verdict: " + api["portfolios"][0]["verdict"]["headline"] in table.stdout
+    for line in table.stdout.splitlines():  # every mode row, with '*' on the winners
+        if "as_configured" in line or "isolated" in line or "cross  " in line:
+            assert "%" in line
+    assert " *" in table.stdout
+    other = _cli("compare", cfg, "--paths", 512, "--objective", "p_liquidation", cwd=tmp_path)
+    assert other.returncode == 0 and "lowest liquidation probability" in other.stdout
+    bad = _cli("compare", cfg, "--objective", "sharpe", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --objective: expected one of")
 
 
 def test_liqprice_json_follows_the_spec(tmp_path):

@@ -308,3 +308,31 @@ def test_hybrid_isolated_blowup_leaves_cross_bucket_alone():
     assert res.loss(layout)[0, hybrid] <= 2_500.0 + 1e-9
     assert res.first_liq_step[0, cross] >= 0
     assert res.loss(layout)[0, cross] > 2_500.0
+
+
+def test_equity_trace_agrees_with_the_run_and_freezes_after_liquidation():
+    cfg = two_asset_config(modes=["isolated", "cross", "as_configured"])
+    res = stress.run(cfg, paths=300)
+    equity = res.sample_equity()
+    n = res.sample_prices.shape[0]
+    assert n == 300 and equity.shape == (300, 3, res.grid.n_steps + 1)
+    np.testing.assert_allclose(equity[:, :, -1], res.results.final_equity[:n], rtol=1e-12)
+    np.testing.assert_allclose(
+        equity[:, :, 0], res.layout.book_initial_equity[None, :].repeat(n, 0)
+    )
+    cross = [b.mode for b in res.layout.books].index("cross")
+    for i in np.flatnonzero(res.results.first_liq_step[:n, cross] >= 0)[:20]:
+        t = res.results.first_liq_step[i, cross]
+        assert np.all(equity[i, cross, t:] == equity[i, cross, -1])
+
+
+def test_cross_liquidation_is_attributed_to_the_leg_that_moved():
+    cfg = two_asset_config(modes=["cross"])
+    cfg["exchange"]["funding"] = {"rate": 0.0, "interval_hours": 8.0}
+    crash_eth = _linear_path([60_000.0, 3_000.0], 1, 1_500.0, 50)
+    pump_btc = _linear_path([60_000.0, 3_000.0], 0, 90_000.0, 50)
+    layout, res = engine_on(cfg, np.concatenate([crash_eth, pump_btc]))
+    ids = [p.id for p in layout.books[0].positions]
+    assert res.first_liq_step[:, 0].min() >= 0
+    assert [ids[j] for j in np.argmax(res.pos_triggered, axis=1)] == ["eth", "btc"]
+    assert res.pos_triggered.sum(axis=1).tolist() == [1, 1]

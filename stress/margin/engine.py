@@ -35,6 +35,7 @@ class PathResults:
     first_liq_step: np.ndarray  # int32, -1 = never liquidated
     bad_debt: np.ndarray  # float64
     pos_liquidated: np.ndarray  # bool, per position of the layout
+    pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
 
     @classmethod
     def empty(cls, n_paths: int, layout: Layout) -> PathResults:
@@ -44,6 +45,7 @@ class PathResults:
             first_liq_step=np.empty((n_paths, k), dtype=np.int32),
             bad_debt=np.empty((n_paths, k)),
             pos_liquidated=np.empty((n_paths, p), dtype=bool),
+            pos_triggered=np.empty((n_paths, p), dtype=bool),
         )
 
     def loss(self, layout: Layout) -> np.ndarray:
@@ -51,14 +53,21 @@ class PathResults:
         return layout.book_initial_equity[None, :] - self.final_equity
 
 
-def mark_chunk(layout: Layout, rules: MarketRules, prices: np.ndarray):
-    """Run the kernel on one chunk: per-bucket (liquidation step, value kept, bad debt)."""
+def mark_chunk(layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bool = False):
+    """Run the kernel on one chunk.
+
+    Returns per-bucket arrays (n_paths, n_buckets): liquidation step, value kept, bad debt and
+    trigger position; with `trace`, also every bucket's value at every step,
+    shape (n_paths, n_buckets, n_steps + 1).
+    """
     prices = np.ascontiguousarray(prices, dtype=np.float64)
     n_paths = prices.shape[0]
     shape = (n_paths, layout.n_buckets)
     liq_step = np.empty(shape, dtype=np.int32)
     value = np.empty(shape)
     bad = np.empty(shape)
+    trigger = np.empty(shape, dtype=np.int32)
+    values = np.empty((*shape, prices.shape[1]) if trace else (0, 0, 0))
     mark_buckets_nb(
         prices,
         rules.funding_count,
@@ -77,11 +86,28 @@ def mark_chunk(layout: Layout, rules: MarketRules, prices: np.ndarray):
         liq_step,
         value,
         bad,
+        trigger,
+        values,
     )
-    return liq_step, value, bad
+    if trace:
+        return liq_step, value, bad, trigger, values
+    return liq_step, value, bad, trigger
 
 
-def books_from_buckets(layout: Layout, liq_step, value, bad, out: PathResults, rows: slice):
+def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) -> np.ndarray:
+    """Every book's equity at every step, shape (n_paths, n_books, n_steps + 1).
+
+    Meant for a small sample of paths (fan charts): it holds every step of every bucket.
+    """
+    values = mark_chunk(layout, rules, prices, trace=True)[4]
+    equity = np.add.reduceat(values, layout.book_first_bucket, axis=1)
+    equity += layout.book_free[None, :, None]
+    return equity
+
+
+def books_from_buckets(
+    layout: Layout, liq_step, value, bad, trigger, out: PathResults, rows: slice
+):
     """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
     first = layout.book_first_bucket
     out.final_equity[rows] = np.add.reduceat(value, first, axis=1) + layout.book_free[None, :]
@@ -90,6 +116,7 @@ def books_from_buckets(layout: Layout, liq_step, value, bad, out: PathResults, r
     first_step = np.minimum.reduceat(steps, first, axis=1)
     out.first_liq_step[rows] = np.where(first_step == _NEVER, -1, first_step)
     out.pos_liquidated[rows] = liq_step[:, layout.pos_bucket] >= 0
+    out.pos_triggered[rows] = trigger[:, layout.pos_bucket] == np.arange(layout.pos_qty.shape[0])
 
 
 def evaluate(

@@ -1,0 +1,101 @@
+"""Terminal tables for `stress run` and `stress compare`: the modes side by side, winners marked.
+
+User text (portfolio names) goes in as `rich.text.Text`, never as markup, so a name with
+brackets prints as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+MANY_PORTFOLIOS = 10
+"""Above this many portfolios, one summary row per portfolio instead of a table each."""
+
+COLUMNS = (
+    ("P(liq)", "p_liquidation", "pct"),
+    ("95% CI", "p_liquidation_ci", "ci"),
+    ("P(ruin)", "p_ruin", "pct"),
+    ("E(loss)", "expected_loss", "money"),
+    ("VaR99", "var_99", "money"),
+    ("ES99", "es_99", "money"),
+    ("bad debt", "bad_debt_mean", "money"),
+    ("TTL p50 (h)", "time_to_liquidation_hours", "ttl"),
+)
+_WINNER_KEY = {"p_liquidation_ci": None, "var_99": None, "time_to_liquidation_hours": None}
+
+
+def _cell(kind: str, value: Any) -> str:
+    if kind == "pct":
+        return f"{100 * value:.2f}%"
+    if kind == "ci":
+        return f"{100 * value[0]:.2f}-{100 * value[1]:.2f}%"
+    if kind == "ttl":
+        return "-" if value is None else f"{value['p50']:,.1f}"
+    return f"{value:,.2f}"
+
+
+def portfolio_table(data: dict, port: dict) -> Table:
+    """One row per mode; '*' marks the best value of a metric (ties within noise included)."""
+    title = Text(f"{port['name']}: {data['paths']:,} paths, {data['horizon_days']:g} days, ")
+    title.append(f"model {data['model']}, wallet {port['wallet']:,.0f} USDT")
+    table = Table(title=title, title_justify="left")
+    table.add_column("mode")
+    for head, _, _ in COLUMNS:
+        table.add_column(head, justify="right")
+    verdict = port.get("verdict") or {}
+    winners = verdict.get("winners", {})
+    for mode, m in port["modes"].items():
+        label = Text(mode)
+        if mode == verdict.get("recommended"):
+            label = Text(f"{mode} (recommended)", style="bold")
+        cells = [label]
+        for _, key, kind in COLUMNS:
+            text = _cell(kind, m[key])
+            best = key not in _WINNER_KEY and mode in winners.get(key, ())
+            cells.append(Text(text + " *", style="bold green") if best else Text(text + "  "))
+        table.add_row(*cells)
+    return table
+
+
+def many_portfolios_table(data: dict) -> Table:
+    """One row per portfolio: the recommended mode and its headline numbers."""
+    table = Table(title=Text(f"{len(data['portfolios'])} portfolios, {data['paths']:,} paths"))
+    for head in ("portfolio", "recommended", "P(liq)", "ES99", "E(loss)", "P(liq) per mode"):
+        table.add_column(head, justify="left" if head in ("portfolio", "recommended") else "right")
+    for port in data["portfolios"]:
+        rec = port["verdict"]["recommended"]
+        m = port["modes"][rec]
+        per_mode = ", ".join(
+            f"{k} {100 * v['p_liquidation']:.1f}%" for k, v in port["modes"].items()
+        )
+        table.add_row(
+            Text(port["name"]),
+            Text(rec),
+            _cell("pct", m["p_liquidation"]),
+            _cell("money", m["es_99"]),
+            _cell("money", m["expected_loss"]),
+            Text(per_mode),
+        )
+    return table
+
+
+def print_comparison(console: Console, data: dict) -> None:
+    """The tables and verdict lines of a run's summary."""
+    ports = data["portfolios"]
+    if len(ports) > MANY_PORTFOLIOS:
+        console.print(many_portfolios_table(data))
+        return
+    for port in ports:
+        console.print(portfolio_table(data, port))
+        verdict = port.get("verdict")
+        if verdict:
+            console.print(Text("Verdict: " + verdict["headline"], style="bold"))
+            if verdict["tradeoff"]:
+                console.print(Text(verdict["tradeoff"]))
+        console.print(
+            Text("* best value, or tied with the best within the 95 % paired interval", style="dim")
+        )
