@@ -336,3 +336,48 @@ def test_cross_liquidation_is_attributed_to_the_leg_that_moved():
     assert res.first_liq_step[:, 0].min() >= 0
     assert [ids[j] for j in np.argmax(res.pos_triggered, axis=1)] == ["eth", "btc"]
     assert res.pos_triggered.sum(axis=1).tolist() == [1, 1]
+
+
+# --- the fast path, the step-by-step path and the numpy engine agree bit for bit ----------
+
+
+def _three_engines(cfg, prices):
+    from stress.margin.engine import mark_chunk
+    from stress.margin.numpy_engine import mark_buckets_numpy
+    from stress.run import prepare
+
+    _, layout, rules, _ = prepare(stress.load_config(cfg))
+    fast = mark_chunk(layout, rules, prices, skip=True)
+    plain = mark_chunk(layout, rules, prices, skip=False)
+    ref = mark_buckets_numpy(layout, rules, prices)
+    return fast, plain, ref
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(position, min_size=1, max_size=4), st.floats(1.05, 2.5), st.floats(-0.003, 0.003))
+def test_fast_plain_and_numpy_engines_agree_exactly(positions, wallet_factor, rate):
+    wallet = wallet_factor * sum(p["notional"] / p["leverage"] for p in positions)
+    cfg = _portfolio(positions, wallet)
+    cfg["exchange"]["funding"] = {"rate": rate, "interval_hours": 1.0}
+    fast, plain, ref = _three_engines(cfg, PAIR_PATHS[:64])
+    for a, b, c in zip(fast, plain, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_engines_agree_on_many_liquidations_near_tier_caps():
+    # 40x positions around tier caps: many liquidations, tiers crossing along the way
+    positions = [
+        {"asset": "BTC", "side": s, "notional": n, "leverage": 40.0, "margin_mode": m}
+        for s, n, m in [
+            ("long", 49_000.0, "isolated"),
+            ("short", 250_500.0, "cross"),
+            ("long", 120_000.0, "cross"),
+        ]
+    ] + [{"asset": "ETH", "side": "short", "notional": 30_000.0, "leverage": 40.0}]
+    cfg = _portfolio(positions, 12_000.0)
+    fast, plain, ref = _three_engines(cfg, PAIR_PATHS)
+    assert 0.2 < (fast[0] >= 0).mean() < 1.0
+    for a, b, c in zip(fast, plain, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

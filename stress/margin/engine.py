@@ -8,11 +8,11 @@ run is never held at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from stress.margin.kernels import mark_buckets_nb
+from stress.margin.kernels import BLOCK, mark_buckets_nb
 from stress.margin.layout import Layout
 
 _NEVER = np.iinfo(np.int32).max
@@ -53,12 +53,23 @@ class PathResults:
         return layout.book_initial_equity[None, :] - self.final_equity
 
 
-def mark_chunk(layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bool = False):
+def market_tuple(rules: MarketRules, n_times: int) -> tuple:
+    """The kernels' view of the exchange rules, with the funding steps indexed per block."""
+    steps = np.flatnonzero(rules.funding_count) if rules.funding_rate != 0.0 else np.empty(0, int)
+    steps = steps.astype(np.int64)
+    block_starts = np.arange(0, n_times + BLOCK, BLOCK)[: -(-n_times // BLOCK) + 1]
+    block_funding = np.searchsorted(steps, block_starts).astype(np.int64)
+    return (rules.funding_count, rules.funding_rate, rules.liquidation_fee, steps, block_funding)
+
+
+def mark_chunk(
+    layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bool = False, skip: bool = True
+):
     """Run the kernel on one chunk.
 
     Returns per-bucket arrays (n_paths, n_buckets): liquidation step, value kept, bad debt and
     trigger position; with `trace`, also every bucket's value at every step,
-    shape (n_paths, n_buckets, n_steps + 1).
+    shape (n_paths, n_buckets, n_steps + 1). `skip=False` marks every step (same results).
     """
     prices = np.ascontiguousarray(prices, dtype=np.float64)
     n_paths = prices.shape[0]
@@ -70,19 +81,17 @@ def mark_chunk(layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bo
     values = np.empty((*shape, prices.shape[1]) if trace else (0, 0, 0))
     mark_buckets_nb(
         prices,
-        rules.funding_count,
-        rules.funding_rate,
-        rules.liquidation_fee,
-        layout.pos_asset,
-        layout.pos_qty,
-        layout.pos_entry,
-        layout.bucket_start,
-        layout.bucket_end,
-        layout.bucket_collateral,
-        layout.tier_cap,
-        layout.tier_mmr,
-        layout.tier_amount,
-        layout.tier_count,
+        market_tuple(rules, prices.shape[1]),
+        (
+            layout.pos_asset,
+            layout.pos_qty,
+            layout.pos_entry,
+            layout.bucket_start,
+            layout.bucket_end,
+            layout.bucket_collateral,
+        ),
+        (layout.tier_cap, layout.tier_mmr, layout.tier_amount, layout.tier_count),
+        skip,
         liq_step,
         value,
         bad,
@@ -125,22 +134,39 @@ def evaluate(
     chunks: Iterable[tuple[int, np.ndarray]],
     n_paths: int,
     progress: Callable[[int], None] | None = None,
+    keep_paths: int | None = None,
+    on_chunk: Callable[[PathResults], None] | None = None,
 ) -> PathResults:
     """Mark every book on every chunk of paths.
 
     Parameters
     ----------
-    chunks : iterable of (first_path_index, prices (m, n_steps + 1, n_assets))
+    chunks : iterable of (first_path_index, prices (m, n_steps + 1, n_assets)), in path order
     progress : called with the number of paths done after each chunk
+    keep_paths : keep the per-path results of only the first this many paths (default: all),
+        so memory stays bounded; `on_chunk` sees every chunk's results before they are dropped
+    on_chunk : called with each chunk's per-path results (e.g. to accumulate statistics)
+
+    Returns
+    -------
+    PathResults of the first `keep_paths` paths.
     """
-    out = PathResults.empty(n_paths, layout)
+    keep = n_paths if keep_paths is None else min(n_paths, keep_paths)
+    out = PathResults.empty(keep, layout)
     done = 0
     for first, prices in chunks:
-        rows = slice(first, first + prices.shape[0])
-        books_from_buckets(layout, *mark_chunk(layout, rules, prices), out, rows)
-        done += prices.shape[0]
+        m = prices.shape[0]
+        chunk = PathResults.empty(m, layout)
+        books_from_buckets(layout, *mark_chunk(layout, rules, prices), chunk, slice(0, m))
+        if on_chunk is not None:
+            on_chunk(chunk)
+        if first < keep:
+            rows = min(m, keep - first)
+            for f in fields(PathResults):
+                getattr(out, f.name)[first : first + rows] = getattr(chunk, f.name)[:rows]
+        done += m
         if progress is not None:
-            progress(prices.shape[0])
+            progress(m)
     if done != n_paths:
         raise RuntimeError(f"engine saw {done} paths, expected {n_paths}")
     return out

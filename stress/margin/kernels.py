@@ -5,6 +5,15 @@ portfolios or names (see `stress.margin.layout`). Buckets never interact: an iso
 cannot draw on anything else and the free balance is constant, so each (path, bucket) pair is
 marked through time on its own and stops at its liquidation.
 
+Skipping safe stretches. A bucket's margin surplus, equity minus maintenance, is a sum over its
+positions of ``q (S - E) - maintenance(|q| S)``: each term is concave in its price (linear minus
+a convex, piecewise-linear maintenance), so over a stretch of steps its minimum lies at the
+stretch's lowest or highest price. With the lows and highs of every asset precomputed once per
+path (whole path, groups of blocks, blocks of `BLOCK` steps), a bucket whose lower bound stays
+above zero cannot be liquidated there and is not marked step by step; only funding boundaries in the
+stretch are evaluated, exactly, so every number equals the step-by-step result bit for bit.
+Pass ``skip=False`` for the plain step-by-step path (the tests compare the two).
+
 Set STRESS_NUMBA_CACHE=0 to compile without the on-disk cache.
 """
 
@@ -17,116 +26,231 @@ from numba import njit, prange
 
 CACHE = os.environ.get("STRESS_NUMBA_CACHE", "1") != "0"
 
+BLOCK = 32
+"""Steps per block of the per-path price extremes."""
+
+GROUP = 8
+"""Blocks per group: a second level, so a bucket safe for a long stretch is checked once."""
+
+SAFETY = 1e-9
+"""Relative margin a lower bound must clear before a stretch is skipped (rounding headroom)."""
+
 
 @njit(cache=CACHE, inline="always")
-def maintenance_nb(notional, asset, tier_cap, tier_mmr, tier_amount, tier_count):
+def maintenance_nb(notional, asset, tiers):
     """Maintenance margin of one position: notional * mmr - amount of the tier it falls in."""
-    last = tier_count[asset] - 1
+    cap, mmr, amount, count = tiers
+    last = count[asset] - 1
     i = 0
-    while i < last and notional > tier_cap[asset, i]:
+    while i < last and notional > cap[asset, i]:
         i += 1
-    return notional * tier_mmr[asset, i] - tier_amount[asset, i]
+    return notional * mmr[asset, i] - amount[asset, i]
+
+
+@njit(cache=CACHE, inline="always")
+def funding_nb(prices, t, count, rate, start, end, book):
+    """What the bucket's positions pay at step t (count boundaries; longs pay when rate > 0)."""
+    pos_asset, pos_qty = book[0], book[1]
+    paid = 0.0
+    for p in range(start, end):
+        paid += count * pos_qty[p] * prices[t, pos_asset[p]] * rate
+    return paid
+
+
+@njit(cache=CACHE, inline="always")
+def surplus_parts_nb(prices, t, start, end, book, tiers):
+    """(unrealised PnL, maintenance, notional) of the bucket's positions at step t."""
+    pos_asset, pos_qty, pos_entry = book[0], book[1], book[2]
+    pnl = 0.0
+    maint = 0.0
+    notional = 0.0
+    for p in range(start, end):
+        a = pos_asset[p]
+        price = prices[t, a]
+        pnl += pos_qty[p] * (price - pos_entry[p])
+        n = abs(pos_qty[p]) * price
+        notional += n
+        maint += maintenance_nb(n, a, tiers)
+    return pnl, maint, notional
+
+
+@njit(cache=CACHE, inline="always")
+def lowest_surplus_nb(lo, hi, start, end, book, tiers):
+    """A lower bound of sum(q (S - E) - maintenance) over the price box [lo, hi] per asset."""
+    pos_asset, pos_qty, pos_entry = book[0], book[1], book[2]
+    total = 0.0
+    for p in range(start, end):
+        a = pos_asset[p]
+        q = pos_qty[p]
+        at_lo = q * (lo[a] - pos_entry[p]) - maintenance_nb(abs(q) * lo[a], a, tiers)
+        at_hi = q * (hi[a] - pos_entry[p]) - maintenance_nb(abs(q) * hi[a], a, tiers)
+        total += min(at_lo, at_hi)
+    return total
+
+
+@njit(cache=CACHE, inline="always")
+def trigger_nb(prices, t, start, end, book):
+    """The position whose move since step 0 lost the most at step t."""
+    pos_asset, pos_qty = book[0], book[1]
+    trigger = start
+    worst = np.inf
+    for p in range(start, end):
+        move = pos_qty[p] * (prices[t, pos_asset[p]] - prices[0, pos_asset[p]])
+        if move < worst:
+            worst = move
+            trigger = p
+    return trigger
+
+
+@njit(cache=CACHE, inline="always")
+def stretch_is_safe_nb(prices, lo, hi, f0, f1, paid, b, market, book, tiers):
+    """True if bucket b cannot be liquidated in a stretch of steps, whatever the path does there.
+
+    The stretch's funding boundaries are market[3][f0:f1]; funding inside the stretch is bounded
+    by the payments at those steps (exact prices): the surplus can only be lower by the sum of
+    the positive ones.
+    """
+    funding_count, funding_rate, funding_steps = market[0], market[1], market[3]
+    start, end, collateral = book[3][b], book[4][b], book[5][b]
+    worst_paid = paid
+    for f in range(f0, f1):
+        t = funding_steps[f]
+        worst_paid += max(
+            0.0, funding_nb(prices, t, funding_count[t], funding_rate, start, end, book)
+        )
+    bound = collateral - worst_paid + lowest_surplus_nb(lo, hi, start, end, book, tiers)
+    scale = abs(collateral) + abs(worst_paid)
+    for p in range(start, end):
+        scale += abs(book[1][p]) * hi[book[0][p]]
+    return bound > SAFETY * scale
+
+
+@njit(cache=CACHE, inline="always")
+def pay_stretch_nb(prices, f0, f1, paid, b, market, book):
+    """Funding paid at boundaries market[3][f0:f1] of a safe stretch, in step-by-step order."""
+    funding_count, funding_rate, funding_steps = market[0], market[1], market[3]
+    start, end = book[3][b], book[4][b]
+    for f in range(f0, f1):
+        t = funding_steps[f]
+        paid += funding_nb(prices, t, funding_count[t], funding_rate, start, end, book)
+    return paid
 
 
 @njit(cache=CACHE)
-def mark_bucket_nb(
-    prices,
-    b,
-    funding_count,
-    funding_rate,
-    liquidation_fee,
-    pos_asset,
-    pos_qty,
-    pos_entry,
-    bucket_start,
-    bucket_end,
-    bucket_collateral,
-    tier_cap,
-    tier_mmr,
-    tier_amount,
-    tier_count,
-    trace,
-):
+def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     """Mark bucket `b` along one path.
 
-    `prices` is one path, shape (n_steps + 1, n_assets). The bucket is liquidated at the first
-    step where collateral + unrealised PnL - funding paid <= maintenance (step 0 included); it
-    then keeps max(0, equity - fee * notional) and the rest is bad debt. Funding is charged at
-    each interval boundary before that step's check, longs paying when the rate is positive.
+    The bucket is liquidated at the first step where collateral + unrealised PnL - funding paid
+    <= maintenance (step 0 included); it then keeps max(0, equity - fee * notional) and the rest
+    is bad debt. Funding is charged at each interval boundary before that step's check.
 
-    Returns (liquidation step or -1, value kept, bad debt, trigger): the trigger is the position
-    whose price move since step 0 lost the most at the liquidation step (-1 if none).
-    When `trace` has n_steps + 1 elements the bucket's value at every step is written into it
-    (the value kept after a liquidation); pass an empty array to skip that.
+    Parameters
+    ----------
+    prices : ndarray (n_steps + 1, n_assets), one path
+    market : (funding_count (n_steps + 1,) int64, funding_rate, liquidation_fee,
+        funding_steps (n_boundaries,) int64: the steps where funding is paid (none at rate 0),
+        block_funding (n_blocks + 1,) int64: index in funding_steps of each block's first one)
+    book : (pos_asset, pos_qty, pos_entry, bucket_start, bucket_end, bucket_collateral)
+    tiers : (tier_cap, tier_mmr, tier_amount, tier_count), shapes (A, T) and (A,)
+    lo, hi : ndarray (n_rows, n_assets): lows and highs from `price_extremes_nb`
+    skip : bool, skip stretches that provably cannot liquidate
+    trace : ndarray (n_steps + 1,) to record the bucket's value at every step, or empty
+
+    Returns
+    -------
+    (liquidation step or -1, value kept, bad debt, trigger position or -1)
     """
-    n_steps = prices.shape[0] - 1
-    start = bucket_start[b]
-    end = bucket_end[b]
-    funding_paid = 0.0
-    equity = bucket_collateral[b]
-    recording = trace.shape[0] == n_steps + 1
-    for t in range(n_steps + 1):
-        if funding_count[t] != 0 and funding_rate != 0.0:
-            for p in range(start, end):
-                funding_paid += (
-                    funding_count[t] * pos_qty[p] * prices[t, pos_asset[p]] * funding_rate
-                )
-        equity = bucket_collateral[b] - funding_paid
-        maint = 0.0
-        notional = 0.0
-        for p in range(start, end):
-            a = pos_asset[p]
-            price = prices[t, a]
-            equity += pos_qty[p] * (price - pos_entry[p])
-            n = abs(pos_qty[p]) * price
-            notional += n
-            maint += maintenance_nb(n, a, tier_cap, tier_mmr, tier_amount, tier_count)
-        if recording:
-            trace[t] = equity
-        if equity <= maint:
-            after = equity - liquidation_fee * notional
-            kept = max(after, 0.0)
-            if recording:
-                trace[t:] = kept
-            trigger = start
-            worst = np.inf
-            for p in range(start, end):
-                move = pos_qty[p] * (prices[t, pos_asset[p]] - prices[0, pos_asset[p]])
-                if move < worst:
-                    worst = move
-                    trigger = p
-            return t, kept, kept - after, trigger
-    return -1, equity, 0.0, -1
+    funding_count, funding_rate, liquidation_fee = market[0], market[1], market[2]
+    block_funding = market[4]
+    start, end, collateral = book[3][b], book[4][b], book[5][b]
+    n_times = prices.shape[0]
+    recording = trace.shape[0] == n_times
+    paid = 0.0
+    n_blocks = (n_times + BLOCK - 1) // BLOCK
+    n_groups = (n_blocks + GROUP - 1) // GROUP
+    whole = n_blocks + n_groups  # rows of lo/hi: blocks, then groups of blocks, then the path
+    fast = skip and not recording
+    if fast and stretch_is_safe_nb(
+        prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, b, market, book, tiers
+    ):
+        paid = pay_stretch_nb(prices, 0, block_funding[n_blocks], paid, b, market, book)
+        pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, book, tiers)
+        return -1, (collateral - paid) + pnl, 0.0, -1
+    for g in range(n_groups):
+        j0 = g * GROUP
+        j1 = min(j0 + GROUP, n_blocks)
+        f0, f1 = block_funding[j0], block_funding[j1]
+        row = n_blocks + g
+        if fast and stretch_is_safe_nb(
+            prices, lo[row], hi[row], f0, f1, paid, b, market, book, tiers
+        ):
+            paid = pay_stretch_nb(prices, f0, f1, paid, b, market, book)
+            continue
+        for j in range(j0, j1):
+            f0, f1 = block_funding[j], block_funding[j + 1]
+            if fast and stretch_is_safe_nb(
+                prices, lo[j], hi[j], f0, f1, paid, b, market, book, tiers
+            ):
+                paid = pay_stretch_nb(prices, f0, f1, paid, b, market, book)
+                continue
+            for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
+                if funding_count[t] != 0 and funding_rate != 0.0:
+                    paid += funding_nb(prices, t, funding_count[t], funding_rate, start, end, book)
+                pnl, maint, notional = surplus_parts_nb(prices, t, start, end, book, tiers)
+                equity = (collateral - paid) + pnl
+                if recording:
+                    trace[t] = equity
+                if equity <= maint:
+                    after = equity - liquidation_fee * notional
+                    kept = max(after, 0.0)
+                    if recording:
+                        trace[t:] = kept
+                    return t, kept, kept - after, trigger_nb(prices, t, start, end, book)
+    pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, book, tiers)
+    return -1, (collateral - paid) + pnl, 0.0, -1
+
+
+@njit(cache=CACHE, inline="always")
+def price_extremes_nb(path, lo, hi):
+    """Lows and highs of one path per block, per group of blocks and over the whole path.
+
+    lo/hi have n_blocks + n_groups + 1 rows: blocks of BLOCK steps, then groups of GROUP
+    blocks, then the whole path.
+    """
+    n_times, n_assets = path.shape
+    n_blocks = (n_times + BLOCK - 1) // BLOCK
+    n_groups = (n_blocks + GROUP - 1) // GROUP
+    lo[:] = np.inf
+    hi[:] = -np.inf
+    for t in range(n_times):
+        j = t // BLOCK
+        for a in range(n_assets):
+            x = path[t, a]
+            lo[j, a] = min(lo[j, a], x)
+            hi[j, a] = max(hi[j, a], x)
+    for j in range(n_blocks):
+        g = n_blocks + j // GROUP
+        for a in range(n_assets):
+            lo[g, a] = min(lo[g, a], lo[j, a])
+            hi[g, a] = max(hi[g, a], hi[j, a])
+    whole = n_blocks + n_groups
+    for g in range(n_blocks, whole):
+        for a in range(n_assets):
+            lo[whole, a] = min(lo[whole, a], lo[g, a])
+            hi[whole, a] = max(hi[whole, a], hi[g, a])
 
 
 @njit(cache=CACHE, parallel=True)
 def mark_buckets_nb(
-    prices,
-    funding_count,
-    funding_rate,
-    liquidation_fee,
-    pos_asset,
-    pos_qty,
-    pos_entry,
-    bucket_start,
-    bucket_end,
-    bucket_collateral,
-    tier_cap,
-    tier_mmr,
-    tier_amount,
-    tier_count,
-    out_liq_step,
-    out_value,
-    out_bad_debt,
-    out_trigger,
-    out_trace,
+    prices, market, book, tiers, skip, out_liq_step, out_value, out_bad_debt, out_trigger, out_trace
 ):
     """Mark every bucket along every path of a chunk.
 
     Parameters
     ----------
     prices : ndarray (n_paths, n_steps + 1, n_assets) float64
-    funding_count : ndarray (n_steps + 1,) int64, funding boundaries passed at each step
+    market, book, tiers : see `mark_bucket_nb`
+    skip : bool, skip stretches that provably cannot liquidate (results are identical)
     out_liq_step : ndarray (n_paths, n_buckets) int32, written: liquidation step or -1
     out_value : ndarray (n_paths, n_buckets) float64, written: equity at the horizon, or what the
         trader keeps after liquidation
@@ -136,29 +260,21 @@ def mark_buckets_nb(
     out_trace : ndarray (n_paths, n_buckets, n_steps + 1) float64 to record every bucket's value
         at every step, or shape (0, 0, 0) to skip the recording
     """
-    record = out_trace.shape[0] == prices.shape[0]
+    n_paths, n_times, n_assets = prices.shape
+    n_buckets = book[5].shape[0]
+    n_blocks = (n_times + BLOCK - 1) // BLOCK
+    n_rows = n_blocks + (n_blocks + GROUP - 1) // GROUP + 1
+    record = out_trace.shape[0] == n_paths
     no_trace = np.empty(0)
-    n_paths = prices.shape[0]
-    n_buckets = bucket_collateral.shape[0]
     for i in prange(n_paths):
+        path = prices[i]
+        lo = np.empty((n_rows, n_assets))
+        hi = np.empty((n_rows, n_assets))
+        price_extremes_nb(path, lo, hi)
         for b in range(n_buckets):
+            trace = out_trace[i, b] if record else no_trace
             step, value, bad, trigger = mark_bucket_nb(
-                prices[i],
-                b,
-                funding_count,
-                funding_rate,
-                liquidation_fee,
-                pos_asset,
-                pos_qty,
-                pos_entry,
-                bucket_start,
-                bucket_end,
-                bucket_collateral,
-                tier_cap,
-                tier_mmr,
-                tier_amount,
-                tier_count,
-                out_trace[i, b] if record else no_trace,
+                path, b, market, book, tiers, lo, hi, skip, trace
             )
             out_liq_step[i, b] = step
             out_value[i, b] = value
