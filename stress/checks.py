@@ -1,17 +1,21 @@
 """Cross-field rules of a config that types alone cannot express.
 
 Each rule raises `ConfigError("<field path>: <expected>, got <found>")`; `stress.config` prefixes
-the source. The order follows the file: model, exchange, then each portfolio.
+the source. The order follows the file: model, exchange, then each portfolio (or the sweep, whose
+own rules live in `stress.sweep`).
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
+from functools import lru_cache
 
 import numpy as np
 
 from stress.config import Config, Position
 from stress.errors import ConfigError
-from stress.margin.rules import tier_index
-from stress.portfolio import market_tables, resolve_position
+from stress.margin.rules import TierTable
+from stress.portfolio import ResolvedPosition, market_tables, resolve_position
 
 SYMMETRY_TOL = 1e-9
 PSD_TOL = 1e-9
@@ -137,7 +141,16 @@ def check_exchange(cfg: Config) -> None:
         )
 
 
-def check_positions(cfg: Config, positions: list[Position], wallet: float, prefix: str) -> None:
+def check_positions(
+    cfg: Config, positions: list[Position], wallet: float, prefix: str, *, limits: bool = True
+) -> list[ResolvedPosition]:
+    """Check one portfolio's positions and return them resolved.
+
+    With ``limits=False`` only what a position is (asset, sizing, id) is checked, not whether
+    it can be opened (tier limits, margins, the wallet): a sweep's base is a template whose
+    leverage, size and margins the generated points replace, so those rules apply per point
+    (`portfolio_problem`).
+    """
     tables = market_tables(cfg)
     seen: dict[str, int] = {}
     resolved = []
@@ -156,37 +169,58 @@ def check_positions(cfg: Config, positions: list[Position], wallet: float, prefi
         if rp.id in seen:
             _fail(f"{at}.id", f"duplicate id {rp.id!r} (also positions[{seen[rp.id]}])")
         seen[rp.id] = i
-        table = tables[pos.asset]
-        notional = rp.entry_notional
-        if notional > table.cap[-1]:
-            _fail(
-                f"{at}.{'notional' if pos.notional is not None else 'quantity'}",
-                f"expected a notional <= {_fmt(table.cap[-1])} (the largest {pos.asset} tier), "
-                f"got {_fmt(notional)}",
-            )
-        tier = tier_index(table, notional)
-        max_lev = float(table.max_leverage[tier])
-        if pos.leverage > max_lev:
-            _fail(
-                f"{at}.leverage",
-                f"must be <= {_fmt(max_lev)} for {pos.asset} notional {_fmt(notional)} "
-                f"(tier {tier + 1}), got {_fmt(pos.leverage)}",
-            )
-        if pos.margin is not None and pos.margin < rp.initial_margin * (1 - 1e-12):
-            _fail(
-                f"{at}.margin",
-                f"must be >= the initial margin {_fmt(rp.initial_margin)} "
-                f"(notional {_fmt(notional)} / leverage {_fmt(pos.leverage)}), "
-                f"got {_fmt(pos.margin)}",
-            )
+        if limits:
+            size_field = "notional" if pos.notional is not None else "quantity"
+            _check_limits(rp, tables[pos.asset], at, size_field)
         resolved.append(rp)
-    _check_funding(cfg, resolved, wallet, prefix)
+    if limits:
+        _check_funding(cfg.modes, resolved, wallet, f"{prefix}account.wallet")
+    return resolved
 
 
-def _check_funding(cfg: Config, resolved: list, wallet: float, prefix: str) -> None:
+@lru_cache(maxsize=256)
+def _caps(table: TierTable) -> tuple[list[float], list[float]]:
+    """A table's caps and leverage limits as lists (tables hash and compare by identity)."""
+    return table.cap.tolist(), table.max_leverage.tolist()
+
+
+def _tier(table: TierTable, notional: float) -> int:
+    """`stress.margin.rules.tier_index` without numpy's per-call cost (sweeps check 10^4-10^5
+    positions): the first bracket whose cap is >= the notional, the last one beyond it."""
+    caps = _caps(table)[0]
+    return min(bisect_left(caps, notional), len(caps) - 1)
+
+
+def _check_limits(rp: ResolvedPosition, table: TierTable, at: str, size_field: str) -> None:
+    """Can the position be opened: notional within the tiers, leverage, margin >= initial."""
+    notional = rp.entry_notional
+    if notional > table.cap[-1]:
+        _fail(
+            f"{at}.{size_field}",
+            f"expected a notional <= {_fmt(table.cap[-1])} (the largest {rp.asset} tier), "
+            f"got {_fmt(notional)}",
+        )
+    tier = _tier(table, notional)
+    max_lev = _caps(table)[1][tier]
+    if rp.leverage > max_lev:
+        _fail(
+            f"{at}.leverage",
+            f"must be <= {_fmt(max_lev)} for {rp.asset} notional {_fmt(notional)} "
+            f"(tier {tier + 1}), got {_fmt(rp.leverage)}",
+        )
+    # a defaulted margin is the initial margin itself, so only a given one can fail
+    if rp.margin < rp.initial_margin * (1 - 1e-12):
+        _fail(
+            f"{at}.margin",
+            f"must be >= the initial margin {_fmt(rp.initial_margin)} "
+            f"(notional {_fmt(notional)} / leverage {_fmt(rp.leverage)}), "
+            f"got {_fmt(rp.margin)}",
+        )
+
+
+def _check_funding(modes: list[str], resolved: list, wallet: float, at: str) -> None:
     """Every bucket must be able to post its positions' initial margin, in every mode asked for."""
-    at = f"{prefix}account.wallet"
-    for mode in cfg.modes:
+    for mode in modes:
         if mode == "isolated":
             need = sum(p.margin for p in resolved)
             what = "the isolated margins of all positions (mode isolated)"
@@ -208,6 +242,26 @@ def _check_funding(cfg: Config, resolved: list, wallet: float, prefix: str) -> N
             _fail(at, f"must cover {what}: expected >= {_fmt(need)}, got {_fmt(wallet)}")
 
 
+def portfolio_problem(
+    positions: tuple[ResolvedPosition, ...],
+    wallet: float,
+    tables: dict[str, TierTable],
+    modes: list[str],
+) -> str | None:
+    """Why a resolved portfolio cannot be opened in every mode (None if it can).
+
+    The same rules and messages as `check_positions`, for portfolios built without a config
+    entry (sweep points); paths are relative to the portfolio (``positions[1].leverage``).
+    """
+    try:
+        for i, rp in enumerate(positions):
+            _check_limits(rp, tables[rp.asset], f"positions[{i}]", "notional")
+        _check_funding(modes, list(positions), wallet, "account.wallet")
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def check_config(cfg: Config) -> None:
     """Run every cross-field rule; raises ConfigError on the first failure."""
     if set(cfg.name) == {"."}:
@@ -216,6 +270,9 @@ def check_config(cfg: Config) -> None:
         _fail("modes", f"each mode at most once, got {cfg.modes}")
     check_model(cfg)
     check_exchange(cfg)
+    if cfg.sweep is not None:
+        cfg.sweep_expansion()  # checks the base, the sweep spec and every generated point
+        return
     names: dict[str, int] = {}
     for k, (name, account, positions, prefix) in enumerate(cfg.book_list()):
         if cfg.portfolios is not None:

@@ -11,16 +11,23 @@ import math
 import tomllib
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from stress.errors import ConfigError
+
+if TYPE_CHECKING:
+    from stress.sweep import SweepExpansion
 
 MODES = ("isolated", "cross", "as_configured")
 Mode = Literal["isolated", "cross", "as_configured"]
 
+MAX_PORTFOLIOS = 100_000
+"""Most portfolios a sweep may generate (before infeasible points are dropped)."""
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 
@@ -102,13 +109,44 @@ class Position(_Strict):
 
 
 class Portfolio(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN)
     account: Account
     positions: list[Position] = Field(min_length=1)
 
 
+class SweepBase(_Strict):
+    """The template every generated portfolio starts from."""
+
+    account: Account
+    positions: list[Position] = Field(min_length=1)
+
+
+class SweepRandom(_Strict):
+    n: int = Field(ge=1, le=MAX_PORTFOLIOS)
+    seed: int = Field(default=0, ge=0)
+    # parameter name -> distribution; both depend on the base's position ids, so
+    # stress.sweep checks them (with field paths) rather than the schema
+    params: dict[str, Any] = Field(min_length=1)
+
+
+class Sweep(_Strict):
+    """A generated portfolio set; the parameter syntax is checked by `stress.sweep`."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    base: SweepBase
+    grid: dict[str, Any] | None = Field(default=None, min_length=1)
+    random: SweepRandom | None = None
+
+    @model_validator(mode="after")
+    def _grid_or_random(self) -> Sweep:
+        if (self.grid is None) == (self.random is None):
+            found = "both" if self.grid is not None else "neither"
+            raise ValueError(f"expected either grid or random, got {found}")
+        return self
+
+
 class Config(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN)
     seed: int = Field(default=0, ge=0)
     simulation: Simulation
     model: Model
@@ -116,7 +154,11 @@ class Config(_Strict):
     account: Account | None = None
     positions: list[Position] | None = Field(default=None, min_length=1)
     portfolios: list[Portfolio] | None = Field(default=None, min_length=1)
+    sweep: Sweep | None = None
     modes: list[Mode] = Field(default=list(MODES), min_length=1)
+
+    # (inputs it was built from, expansion): a sweep is expanded once, when it is checked
+    _sweep_cache: tuple | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_book_layout(self) -> Config:
@@ -125,10 +167,13 @@ class Config(_Strict):
             raise ValueError(
                 "portfolios: expected either account + positions or a portfolios list, got both"
             )
-        if not single and self.portfolios is None:
+        if self.sweep is not None and (single or self.portfolios is not None):
+            other = "a portfolios list" if self.portfolios is not None else "account + positions"
+            raise ValueError(f"sweep: expected either a sweep or {other}, got both")
+        if not single and self.portfolios is None and self.sweep is None:
             raise ValueError(
                 "positions: required field is missing (give account + positions, "
-                "or a portfolios list)"
+                "or a portfolios list, or a sweep)"
             )
         if self.account is None and self.positions is not None:
             raise ValueError("account: required field is missing (positions need an account)")
@@ -136,8 +181,64 @@ class Config(_Strict):
             raise ValueError("positions: required field is missing (account is given)")
         return self
 
+    def __eq__(self, other: object) -> bool:
+        # fields only: the cached sweep expansion is derived from them, and a config that has
+        # not been expanded yet is still the same config
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # mutable-looking fields (dicts, lists): compared, never hashed
+
+    def sweep_expansion(self) -> SweepExpansion | None:
+        """The portfolios a `sweep:` generates and its report; None without a sweep.
+
+        Computed on first use (config checking does it) and kept; a copy with other sweep,
+        model, exchange or modes fields (`model_copy(update=...)`) is expanded afresh.
+
+        Raises
+        ------
+        ConfigError
+            A bad sweep spec, or no feasible point (messages without the source prefix).
+        """
+        if self.sweep is None:
+            return None
+        key = (id(self.sweep), id(self.model), id(self.exchange), tuple(self.modes))
+        if self._sweep_cache is None or self._sweep_cache[0] != key:
+            from stress.sweep import expand  # sweep needs this module's types
+
+            self._sweep_cache = (key, expand(self))
+        return self._sweep_cache[1]
+
     def book_list(self) -> list[tuple[str, Account, list[Position], str]]:
-        """Every portfolio as (name, account, positions, field-path prefix)."""
+        """Every portfolio as (name, account, positions, field-path prefix).
+
+        A sweep's generated portfolios come back as already-checked model objects (built
+        without re-validation), their positions sized by quantity at their entry price.
+        """
+        expansion = self.sweep_expansion()
+        if expansion is not None:
+            return [
+                (
+                    port.name,
+                    Account.model_construct(wallet=port.wallet),
+                    [
+                        Position.model_construct(
+                            id=p.id,
+                            asset=p.asset,
+                            side=p.side,
+                            quantity=p.quantity,
+                            entry_price=p.entry_price,
+                            leverage=p.leverage,
+                            margin_mode=p.margin_mode,
+                            margin=p.margin,
+                        )
+                        for p in port.positions
+                    ],
+                    "",
+                )
+                for port in expansion.portfolios
+            ]
         if self.portfolios is None:
             return [(self.name, self.account, self.positions, "")]
         return [

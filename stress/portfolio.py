@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stress.config import Account, Config, Position
 from stress.margin.rules import TierTable
@@ -37,9 +37,16 @@ class ResolvedPosition:
 
 @dataclass(frozen=True)
 class ResolvedPortfolio:
+    """One portfolio ready for the engine.
+
+    ``params`` holds the sweep parameters that generated it (``{"leverage": 10.0,
+    "side.btc": "short"}``), empty for a portfolio written out in the config.
+    """
+
     name: str
     wallet: float
     positions: tuple[ResolvedPosition, ...]
+    params: dict[str, float | str] = field(default_factory=dict)
 
 
 def asset_names(cfg: Config) -> list[str]:
@@ -91,5 +98,8 @@ def resolve_portfolio(
 
 
 def resolve_portfolios(cfg: Config) -> list[ResolvedPortfolio]:
-    """Every portfolio of a validated config, resolved."""
+    """Every portfolio of a validated config, resolved (a sweep's generated ones included)."""
+    expansion = cfg.sweep_expansion()
+    if expansion is not None:
+        return list(expansion.portfolios)
     return [resolve_portfolio(cfg, n, a, p) for n, a, p, _ in cfg.book_list()]
