@@ -15,13 +15,18 @@ from stress.errors import ConfigError
 from stress.liqprices import portfolio_liquidation_prices
 from stress.margin.engine import MarketRules, PathResults, book_equity_paths, evaluate
 from stress.margin.layout import Layout, build_layout, funding_counts
-from stress.metrics import book_metrics, flat_metrics, position_probabilities
-from stress.paths import ModelSpec, TimeGrid, iter_price_chunks, simulate_prices
+from stress.metrics import book_metrics, flat_metrics
+from stress.paths import BLOCK_PATHS, ModelSpec, TimeGrid, iter_price_chunks, simulate_prices
 from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
+from stress.streaming import StreamStats, stream_book_metrics
 from stress.verdict import OBJECTIVES, portfolio_verdict
 from stress.version import __version__
 
 ConfigLike = Config | dict | str
+
+KEEP_BYTES = 256 * 2**20
+"""Memory for per-path results; past it only the first paths are kept and the metrics come
+from statistics accumulated over every path (`stress.streaming`), so memory stays flat."""
 
 FAN_PATHS = 500
 """Paths kept whole (every step) for fan charts; the rest are summarised and dropped."""
@@ -105,6 +110,8 @@ class RunResult:
     results: PathResults
     elapsed_seconds: float
     rules: MarketRules | None = None
+    stats: StreamStats | None = None  # every path, accumulated
+    kept_paths: int = 0  # `results` holds the first this many paths (all when they fit)
     sample_prices: np.ndarray | None = None  # the first FAN_PATHS paths, for figures
     metrics: list[dict[str, Any]] = field(default_factory=list)  # one per book
     verdicts: list[dict[str, Any]] = field(default_factory=list)  # one per portfolio
@@ -115,11 +122,12 @@ class RunResult:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per (portfolio, mode) with the scalar metrics as columns."""
+        """One row per (portfolio, mode): a sweep's parameters, then the scalar metrics."""
         rows = [
             {
                 "portfolio": self.portfolios[book.portfolio].name,
                 "mode": book.mode,
+                **self.portfolios[book.portfolio].params,
                 **flat_metrics(m),
             }
             for book, m in zip(self.layout.books, self.metrics, strict=True)
@@ -139,10 +147,12 @@ class RunResult:
                 {
                     "name": port.name,
                     "wallet": port.wallet,
+                    "params": port.params,
                     "modes": modes,
                     "verdict": self.verdicts[k_port],
                 }
             )
+        sweep = cfg.sweep_expansion()
         return {
             "name": cfg.name,
             "seed": self.seed,
@@ -152,30 +162,47 @@ class RunResult:
             "horizon_days": cfg.simulation.horizon_days,
             "steps_per_day": cfg.simulation.steps_per_day,
             "assets": list(cfg.model.assets),
+            **({"sweep": sweep.report.to_dict()} if sweep is not None else {}),
             "portfolios": ports,
-            "run_info": {"version": __version__, "elapsed_seconds": self.elapsed_seconds},
+            "run_info": {
+                "version": __version__,
+                "elapsed_seconds": self.elapsed_seconds,
+                "per_path_results_kept": self.kept_paths,
+            },
         }
 
 
+def keep_paths_for(layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES) -> int:
+    """How many paths' per-path results fit the budget (all of them when they fit)."""
+    per_path = layout.n_books * (8 + 4 + 8) + layout.pos_qty.shape[0] * 2
+    if n_paths * per_path <= budget_bytes:
+        return n_paths
+    return max(BLOCK_PATHS, budget_bytes // per_path // BLOCK_PATHS * BLOCK_PATHS)
+
+
 def _book_metrics(result: RunResult) -> list[dict[str, Any]]:
-    layout, res, cfg = result.layout, result.results, result.config
+    layout, res, cfg, stats = result.layout, result.results, result.config, result.stats
+    exact = result.kept_paths == result.paths
     loss = res.loss(layout)
     marks = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
     tables = market_tables(cfg)
     out = []
     for k, book in enumerate(layout.books):
         port = result.portfolios[book.portfolio]
-        m = book_metrics(
-            loss=loss[:, k],
-            first_liq_step=res.first_liq_step[:, k],
-            bad_debt=res.bad_debt[:, k],
-            final_equity=res.final_equity[:, k],
-            initial_wallet=port.wallet,
-            step_hours=result.grid.step_hours,
-        )
+        if exact:
+            m = book_metrics(
+                loss=loss[:, k],
+                first_liq_step=res.first_liq_step[:, k],
+                bad_debt=res.bad_debt[:, k],
+                final_equity=res.final_equity[:, k],
+                initial_wallet=port.wallet,
+                step_hours=result.grid.step_hours,
+            )
+        else:
+            m = stream_book_metrics(stats, k, result.grid.step_hours)
         first = layout.book_first_position[k]
         cols = slice(first, first + len(book.positions))
-        probs = position_probabilities(res.pos_liquidated[:, cols])
+        probs = stats.pos_liq[cols] / stats.n
         prices = portfolio_liquidation_prices(port, book.mode, marks, tables)
         by_id = {p.id: (p, float(q)) for p, q in zip(book.positions, probs, strict=True)}
         m["positions"] = {
@@ -225,7 +252,17 @@ def run(
             yield first, prices
 
     chunks = iter_price_chunks(model_spec(cfg), grid, seed, n_paths, chunk_paths)
-    results = evaluate(layout, rules, keep_sample(chunks), n_paths, progress)
+    stats = StreamStats.empty(layout, grid.n_steps)
+    kept = keep_paths_for(layout, n_paths, KEEP_BYTES)
+    results = evaluate(
+        layout,
+        rules,
+        keep_sample(chunks),
+        n_paths,
+        progress,
+        kept,
+        lambda c: stats.update(layout, c),
+    )
     result = RunResult(
         config=cfg,
         paths=n_paths,
@@ -237,6 +274,8 @@ def run(
         elapsed_seconds=time.perf_counter() - t0,
         rules=rules,
         sample_prices=np.concatenate(sample),
+        stats=stats,
+        kept_paths=kept,
     )
     result.metrics = _book_metrics(result)
     result.verdicts = [

@@ -61,12 +61,21 @@ def portfolio_table(data: dict, port: dict) -> Table:
     return table
 
 
-def many_portfolios_table(data: dict) -> Table:
-    """One row per portfolio: the recommended mode and its headline numbers."""
-    table = Table(title=Text(f"{len(data['portfolios'])} portfolios, {data['paths']:,} paths"))
+def many_portfolios_table(data: dict, rows: int = 20) -> Table:
+    """The `rows` portfolios with the largest tail loss under their recommended mode."""
+    ports = sorted(
+        data["portfolios"],
+        key=lambda p: p["modes"][p["verdict"]["recommended"]]["es_99"],
+        reverse=True,
+    )
+    title = Text(
+        f"{len(ports)} portfolios, {data['paths']:,} paths: the {min(rows, len(ports))} with the "
+        "largest ES99 under their recommended mode (all of them: results.parquet, report.html)"
+    )
+    table = Table(title=title, title_justify="left")
     for head in ("portfolio", "recommended", "P(liq)", "ES99", "E(loss)", "P(liq) per mode"):
         table.add_column(head, justify="left" if head in ("portfolio", "recommended") else "right")
-    for port in data["portfolios"]:
+    for port in ports[:rows]:
         rec = port["verdict"]["recommended"]
         m = port["modes"][rec]
         per_mode = ", ".join(
@@ -83,11 +92,21 @@ def many_portfolios_table(data: dict) -> Table:
     return table
 
 
+def recommendation_counts(data: dict) -> str:
+    """'isolated 412, cross 698': how often each mode is recommended across portfolios."""
+    counts: dict[str, int] = {}
+    for port in data["portfolios"]:
+        rec = port["verdict"]["recommended"]
+        counts[rec] = counts.get(rec, 0) + 1
+    return ", ".join(f"{mode} {n:,}" for mode, n in sorted(counts.items(), key=lambda x: -x[1]))
+
+
 def print_comparison(console: Console, data: dict) -> None:
     """The tables and verdict lines of a run's summary."""
     ports = data["portfolios"]
     if len(ports) > MANY_PORTFOLIOS:
         console.print(many_portfolios_table(data))
+        console.print(Text(f"recommended mode across portfolios: {recommendation_counts(data)}"))
         return
     for port in ports:
         console.print(portfolio_table(data, port))

@@ -57,7 +57,7 @@ def _per_path(result: RunResult, k: int, metric: str) -> np.ndarray:
         return (res.final_equity[:, k] <= RUIN_FRACTION * wallet).astype(np.float64)
     if metric == "bad_debt_mean":
         return res.bad_debt[:, k]
-    loss = res.loss(layout)[:, k]
+    loss = layout.book_initial_equity[k] - res.final_equity[:, k]
     if metric == "expected_loss":
         return loss
     m = result.metrics[k]
