@@ -1,62 +1,136 @@
-"""Throughput of path generation and of the margin engine on a config's workload.
+"""How fast the engine is, measured against a plain numpy engine in the same process.
 
-    python benchmarks/bench_engine.py [CONFIG] [--paths N] [--repeat R]
+    python benchmarks/bench_engine.py            # headline: 1,000 portfolios x 10,000 paths
+                                                 #   x 1,440 one-minute steps x 4 assets
+    python benchmarks/bench_engine.py --quick    # 100 portfolios x 2,000 paths x 288 steps
+    python benchmarks/bench_engine.py --memory   # also peak memory at 10,000 vs 100,000 paths
+    python benchmarks/bench_engine.py --config configs/btc_eth_hedge.yaml
 
-Prints what it measured: wall time of path generation and of the engine (compiled kernels,
-excluding the first call's compilation), and the engine's throughput in
-position-steps per second = paths x (steps + 1) x positions-over-all-books / seconds.
+It prints what it measured:
+1. the whole run (`stress.run`: path generation, engine, metrics, verdicts), wall time;
+2. the compiled engine alone on one chunk of paths, and the plain numpy engine
+   (`stress.margin.numpy_engine`: vectorised over paths and buckets, a Python loop over steps)
+   on the same chunk, in position-steps per second (paths x (steps + 1) x positions over all
+   books) and their ratio;
+3. that the two agree: bit for bit on the shared paths, and the numpy engine's liquidation
+   probabilities against the full run's within Monte Carlo error;
+4. with --memory, the peak resident memory of a run in a fresh process at two path counts.
+All timings exclude numba compilation (a warm-up call runs first).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-import stress
-from stress.margin.engine import evaluate
-from stress.paths import iter_price_chunks
-from stress.run import model_spec, prepare
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
+import workloads  # noqa: E402
+
+import stress  # noqa: E402
+from stress.margin.engine import mark_chunk  # noqa: E402
+from stress.margin.numpy_engine import mark_buckets_numpy  # noqa: E402
+from stress.paths import iter_price_chunks  # noqa: E402
+from stress.run import model_spec, prepare  # noqa: E402
+
+
+def _config(args) -> dict | str:
+    if args.config:
+        return args.config
+    return workloads.quick() if args.quick else workloads.headline()
+
+
+def _peak_rss_child(args, paths: int) -> dict:
+    """Run the workload in a fresh process (this script with --child); its peak RSS and time."""
+    cmd = [sys.executable, __file__, "--child", str(paths)]
+    cmd += ["--quick"] if args.quick else []
+    cmd += ["--config", args.config] if args.config else []
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child(args) -> None:
+    cfg = stress.load_config(_config(args))
+    t0 = time.perf_counter()
+    stress.run(cfg, paths=args.child)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": peak}))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("config", nargs="?", default=str(ROOT / "configs" / "btc_eth_hedge.yaml"))
-    ap.add_argument("--paths", type=int, default=None)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="the scaled-down workload")
+    ap.add_argument("--config", help="benchmark a config file instead")
+    ap.add_argument("--paths", type=int, help="override the workload's path count")
+    ap.add_argument("--ref-paths", type=int, default=256, help="paths for the numpy engine")
+    ap.add_argument("--memory", action="store_true", help="peak memory at 10k vs 100k paths")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return _child(args)
 
-    cfg = stress.load_config(args.config)
+    cfg = stress.load_config(_config(args))
     n_paths = args.paths or cfg.simulation.paths
     _, layout, rules, grid = prepare(cfg)
-    spec = model_spec(cfg)
-
-    t0 = time.perf_counter()
-    chunks = list(iter_price_chunks(spec, grid, cfg.seed, n_paths))
-    t_gen = time.perf_counter() - t0
-
-    evaluate(layout, rules, chunks[:1], chunks[0][1].shape[0])  # compile outside the timing
-    times = []
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        evaluate(layout, rules, chunks, n_paths)
-        times.append(time.perf_counter() - t0)
-    t_eng = float(np.median(times))
     n_pos = layout.pos_qty.shape[0]
-    work = n_paths * (grid.n_steps + 1) * n_pos
-    print(f"config           {args.config}")
     print(
-        f"workload         {n_paths:,} paths x {grid.n_steps + 1:,} steps x {n_pos} positions "
-        f"({layout.n_books} books, {layout.n_buckets} buckets, {spec.n_assets} assets)"
+        f"workload: {len(layout.books) // len(cfg.modes):,} portfolios x {len(cfg.modes)} modes "
+        f"({layout.n_books:,} books, {layout.n_buckets:,} buckets, {n_pos:,} positions), "
+        f"{n_paths:,} paths x {grid.n_steps + 1:,} steps x {len(cfg.model.assets)} assets"
     )
-    print(f"path generation  {t_gen:.3f} s ({n_paths * grid.n_steps / t_gen:,.0f} path-steps/s)")
-    print(f"engine (median of {args.repeat})  {t_eng:.3f} s  {work / t_eng:,.0f} position-steps/s")
-    print("note: the engine stops marking a bucket at its liquidation, so the effective work")
-    print("      depends on how many buckets liquidate and when; the figure counts full paths.")
+
+    stress.run(cfg, paths=256)  # compile everything outside the timings
+    t0 = time.perf_counter()
+    res = stress.run(cfg, paths=n_paths)
+    t_run = time.perf_counter() - t0
+    print(f"whole run (paths, engine, metrics, verdicts): {t_run:.2f} s wall")
+
+    m = args.ref_paths
+    chunk = next(iter_price_chunks(model_spec(cfg), grid, cfg.seed, m, 256 * math.ceil(m / 256)))
+    prices = chunk[1][:m]
+    mark_chunk(layout, rules, prices[:4])
+    t0 = time.perf_counter()
+    fast = mark_chunk(layout, rules, prices)
+    t_fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = mark_buckets_numpy(layout, rules, prices)
+    t_ref = time.perf_counter() - t0
+    work = m * (grid.n_steps + 1) * n_pos
+    print(f"engine on {m} paths:       {t_fast:8.3f} s  {work / t_fast:16,.0f} position-steps/s")
+    print(f"numpy engine on {m} paths: {t_ref:8.3f} s  {work / t_ref:16,.0f} position-steps/s")
+    print(f"ratio engine / numpy: {t_ref / t_fast:,.1f}x")
+    print(
+        f"engine throughput in the whole run: {n_paths * (grid.n_steps + 1) * n_pos / t_run:,.0f} "
+        "position-steps/s (everything included)"
+    )
+
+    identical = all(np.array_equal(a, b) for a, b in zip(fast, ref, strict=True))
+    print(f"engine and numpy engine identical on the shared {m} paths: {identical}")
+    ref_liq = ref[0] >= 0
+    first = layout.book_first_bucket
+    ref_book = np.logical_or.reduceat(ref_liq, first, axis=1).mean(axis=0)
+    run_book = np.array([mm["p_liquidation"] for mm in res.metrics])
+    se = np.sqrt(np.maximum(run_book * (1 - run_book), 1.0 / m) / m)
+    z = np.abs(ref_book - run_book) / se
+    print(
+        f"numpy engine ({m} paths) vs full run ({n_paths:,} paths), P(liquidation) per book: "
+        f"max |z| = {z.max():.2f}, {int((z > 4).sum())} of {len(z)} books beyond 4 SE"
+    )
+
+    if args.memory:
+        for n in (10_000, 100_000):
+            r = _peak_rss_child(args, n)
+            print(f"peak memory at {n:,} paths: {r['peak_mb']:,.0f} MB ({r['seconds']:.1f} s)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"this process's peak memory: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

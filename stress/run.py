@@ -116,6 +116,15 @@ class RunResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)  # one per book
     verdicts: list[dict[str, Any]] = field(default_factory=list)  # one per portfolio
 
+    def books_of(self, k_port: int) -> list[int]:
+        """Indices of the books (modes) of portfolio `k_port`."""
+        if not hasattr(self, "_books_of"):
+            groups: dict[int, list[int]] = {}
+            for k, book in enumerate(self.layout.books):
+                groups.setdefault(book.portfolio, []).append(k)
+            self._books_of = groups
+        return self._books_of[k_port]
+
     def sample_equity(self) -> np.ndarray:
         """Book equity along the sampled paths, shape (n_sample, n_books, n_steps + 1)."""
         return book_equity_paths(self.layout, self.rules, self.sample_prices)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stress.margin.aggregate import accumulate_nb
 from stress.margin.engine import PathResults
 from stress.margin.layout import Layout
 from stress.metrics import RUIN_FRACTION, TTL_QUANTILES, VAR_LEVELS, _snap, wilson_interval
@@ -62,28 +63,25 @@ class StreamStats:
 
     def update(self, layout: Layout, chunk: PathResults) -> None:
         """Add one chunk's per-path results (all of shape (m, K) or (m, P))."""
-        m, k = chunk.final_equity.shape
-        loss = chunk.loss(layout)
-        liquidated = chunk.first_liq_step >= 0
-        self.n += m
-        self.n_liq += liquidated.sum(axis=0)
-        self.n_ruin += (chunk.final_equity <= self.ruin_level).sum(axis=0)
-        self.sum_loss += loss.sum(axis=0)
-        self.sum_bad += chunk.bad_debt.sum(axis=0)
-        self.max_bad = np.maximum(self.max_bad, chunk.bad_debt.max(axis=0))
+        self.n += chunk.final_equity.shape[0]
+        accumulate_nb(
+            chunk.loss(layout),
+            chunk.first_liq_step,
+            chunk.bad_debt,
+            chunk.final_equity,
+            self.ruin_level,
+            self.loss_scale,
+            self.n_liq,
+            self.n_ruin,
+            self.sum_loss,
+            self.sum_bad,
+            self.max_bad,
+            self.ttl_hist,
+            self.loss_count,
+            self.loss_sum,
+        )
         self.pos_liq += chunk.pos_liquidated.sum(axis=0)
         self.pos_trig += chunk.pos_triggered.sum(axis=0)
-        width = self.ttl_hist.shape[1]
-        rows = np.broadcast_to(np.arange(k), (m, k))[liquidated]
-        flat = rows * width + chunk.first_liq_step[liquidated]
-        self.ttl_hist += np.bincount(flat, minlength=k * width).reshape(k, width)
-        edge = self.loss_scale[None, :]
-        pos = np.floor((loss + edge) / (2.0 * edge) * LOSS_BINS)
-        bins = np.clip(pos, -1, LOSS_BINS).astype(np.int64) + 1
-        flat = (np.arange(k)[None, :] * (LOSS_BINS + 2) + bins).ravel()
-        size = k * (LOSS_BINS + 2)
-        self.loss_count += np.bincount(flat, minlength=size).reshape(k, -1)
-        self.loss_sum += np.bincount(flat, weights=loss.ravel(), minlength=size).reshape(k, -1)
 
 
 def _hist_var_es(count: np.ndarray, total: np.ndarray, scale: float, n: int, a: float):

@@ -12,6 +12,7 @@ to the lower liquidation probability, then the lower expected loss.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,12 +65,23 @@ def _per_path(result: RunResult, k: int, metric: str) -> np.ndarray:
     return es_influence(loss, m["var_99"], m["es_99"])
 
 
-def compare_books(result: RunResult, k_a: int, k_b: int, metric: str) -> dict[str, Any]:
-    """Paired difference a - b of `metric` between two books of the same portfolio."""
-    x_a, x_b = _per_path(result, k_a, metric), _per_path(result, k_b, metric)
+def compare_books(
+    result: RunResult, k_a: int, k_b: int, metric: str, cache: dict | None = None
+) -> dict[str, Any]:
+    """Paired difference a - b of `metric` between two books of the same portfolio.
+
+    The difference is that of the run's metrics; its standard error comes from the paths whose
+    per-path results were kept (all of them unless the run was too big), scaled to the run.
+    `cache` (a dict) keeps per-path arrays between calls on the same run.
+    """
+    cache = {} if cache is None else cache
+    for k in (k_a, k_b):
+        if (k, metric) not in cache:
+            cache[k, metric] = _per_path(result, k, metric)
+    x_a, x_b = cache[k_a, metric], cache[k_b, metric]
     d = paired_difference(x_a, x_b)
     diff = result.metrics[k_a][metric] - result.metrics[k_b][metric]
-    se = d["se"] if d["se"] is not None else 0.0
+    se = (d["se"] or 0.0) * math.sqrt(x_a.shape[0] / result.paths)
     lo, hi = diff - Z95 * se, diff + Z95 * se
     return {
         "metric": metric,
@@ -104,22 +116,22 @@ def _comparison_text(c: dict[str, Any]) -> str:
     )
 
 
-def _tied_with_best(result: RunResult, books: list[int], metric: str) -> list[int]:
+def _tied_with_best(result: RunResult, books: list[int], metric: str, cache: dict) -> list[int]:
     """Books whose `metric` is not distinguishably worse than the best book's."""
     best = min(books, key=lambda k: result.metrics[k][metric])
     return [
         k
         for k in books
-        if k == best or not compare_books(result, k, best, metric)["distinguishable"]
+        if k == best or not compare_books(result, k, best, metric, cache)["distinguishable"]
     ]
 
 
-def _rank(result: RunResult, books: list[int], objective: str) -> int:
+def _rank(result: RunResult, books: list[int], objective: str, cache: dict) -> int:
     """The recommended book: best objective, ties to p_liquidation, then expected loss."""
     order = [objective] + [m for m in ("p_liquidation", "expected_loss") if m != objective]
     candidates = books
     for metric in order:
-        candidates = _tied_with_best(result, candidates, metric)
+        candidates = _tied_with_best(result, candidates, metric, cache)
         if len(candidates) == 1:
             return candidates[0]
     return min(candidates, key=lambda k: tuple(result.metrics[k][m] for m in order))
@@ -148,13 +160,13 @@ def _headline(result: RunResult, rec: int, others: list[int], objective: str) ->
     return f"Choose {mode}: it has {what}, {_fmt(objective, value)} against {against}."
 
 
-def _tradeoff(result: RunResult, rec: int, others: list[int]) -> str | None:
+def _tradeoff(result: RunResult, rec: int, others: list[int], cache: dict) -> str | None:
     """What the best alternative on liquidation probability offers, and what it costs."""
     m_rec = result.metrics[rec]
     safer = [
         k
         for k in others
-        if compare_books(result, k, rec, "p_liquidation")["distinguishable"]
+        if compare_books(result, k, rec, "p_liquidation", cache)["distinguishable"]
         and result.metrics[k]["p_liquidation"] < m_rec["p_liquidation"]
     ]
     if not safer:
@@ -193,22 +205,25 @@ def portfolio_verdict(result: RunResult, k_port: int, objective: str = "es_99") 
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    books = [k for k, b in enumerate(result.layout.books) if b.portfolio == k_port]
+    books = result.books_of(k_port)
     mode_of = {k: result.layout.books[k].mode for k in books}
-    rec = _rank(result, books, objective)
+    cache: dict = {}
+    rec = _rank(result, books, objective, cache)
     others = [k for k in books if k != rec]
     comparisons = []
     for k in others:
         for metric in COMPARED:
-            c = compare_books(result, rec, k, metric)
+            c = compare_books(result, rec, k, metric, cache)
             c["text"] = _comparison_text(c)
             comparisons.append(c)
     return {
         "recommended": mode_of[rec],
         "objective": objective,
         "headline": _headline(result, rec, others, objective),
-        "tradeoff": _tradeoff(result, rec, others),
-        "winners": {m: [mode_of[k] for k in _tied_with_best(result, books, m)] for m in COMPARED},
+        "tradeoff": _tradeoff(result, rec, others, cache),
+        "winners": {
+            m: [mode_of[k] for k in _tied_with_best(result, books, m, cache)] for m in COMPARED
+        },
         "comparisons": comparisons,
         "rule": (
             f"The recommended mode has the best {_LABEL[objective]}; modes within statistical "

@@ -381,3 +381,19 @@ def test_engines_agree_on_many_liquidations_near_tier_caps():
     for a, b, c in zip(fast, plain, ref, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
+
+
+def test_thread_count_does_not_change_results():
+    import numba
+
+    cfg = two_asset_config()
+    default = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = stress.run(cfg, paths=700)
+    finally:
+        numba.set_num_threads(default)
+    many = stress.run(cfg, paths=700)
+    assert default >= 1
+    for name in ("final_equity", "first_liq_step", "bad_debt", "pos_liquidated", "pos_triggered"):
+        np.testing.assert_array_equal(getattr(one.results, name), getattr(many.results, name))

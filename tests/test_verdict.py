@@ -50,6 +50,8 @@ def _fake_run(losses: dict[str, np.ndarray], liq: dict[str, np.ndarray], wallet=
         layout=layout,
         results=_Results(final_equity=final, first_liq_step=steps, bad_debt=bad),
         portfolios=[SimpleNamespace(name="p", wallet=wallet)],
+        paths=final.shape[0],
+        books_of=lambda k: [j for j, b in enumerate(layout.books) if b.portfolio == k],
     )
     res.metrics = [
         book_metrics(

@@ -12,10 +12,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from stress.margin.aggregate import books_from_buckets_nb
 from stress.margin.kernels import BLOCK, mark_buckets_nb
 from stress.margin.layout import Layout
-
-_NEVER = np.iinfo(np.int32).max
 
 
 @dataclass(frozen=True)
@@ -118,14 +117,21 @@ def books_from_buckets(
     layout: Layout, liq_step, value, bad, trigger, out: PathResults, rows: slice
 ):
     """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
-    first = layout.book_first_bucket
-    out.final_equity[rows] = np.add.reduceat(value, first, axis=1) + layout.book_free[None, :]
-    out.bad_debt[rows] = np.add.reduceat(bad, first, axis=1)
-    steps = np.where(liq_step < 0, _NEVER, liq_step)
-    first_step = np.minimum.reduceat(steps, first, axis=1)
-    out.first_liq_step[rows] = np.where(first_step == _NEVER, -1, first_step)
-    out.pos_liquidated[rows] = liq_step[:, layout.pos_bucket] >= 0
-    out.pos_triggered[rows] = trigger[:, layout.pos_bucket] == np.arange(layout.pos_qty.shape[0])
+    books_from_buckets_nb(
+        liq_step,
+        value,
+        bad,
+        trigger,
+        layout.bucket_book,
+        layout.bucket_start,
+        layout.bucket_end,
+        layout.book_free,
+        out.final_equity[rows],
+        out.first_liq_step[rows],
+        out.bad_debt[rows],
+        out.pos_liquidated[rows],
+        out.pos_triggered[rows],
+    )
 
 
 def evaluate(
