@@ -9,6 +9,7 @@ Public API (SPEC section 4)::
     stress.liquidation_prices(cfg)   # closed-form, at current marks
 """
 
+from stress.calibrate import calibrate
 from stress.config import load_config
 from stress.errors import ConfigError
 from stress.liqprices import liquidation_prices
@@ -19,6 +20,7 @@ __all__ = [
     "ConfigError",
     "RunResult",
     "__version__",
+    "calibrate",
     "generate_paths",
     "liquidation_prices",
     "load_config",

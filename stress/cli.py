@@ -186,6 +186,78 @@ def validate_cmd(config: ConfigArg) -> None:
     )
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    prices: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Price files (.csv or .csv.gz, OHLCV with a timestamp and a close), one per "
+            "asset; the asset is named after the file (binance_spot_BTCUSDT_1h.csv -> BTC).",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[str, typer.Option("--model", help="gbm, merton or student_t.")] = "gbm",
+    since: Annotated[
+        str | None, typer.Option("--since", help="First bar to use: a date or ISO time (UTC).")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Last bar to use: a date (the whole day) or ISO time (UTC)."),
+    ] = None,
+    halflife_days: Annotated[
+        float | None,
+        typer.Option("--halflife-days", help="Weight returns by 0.5 ** (age / half-life)."),
+    ] = None,
+    drift: Annotated[
+        bool, typer.Option("--drift", help="Write the estimated drift (default: drift 0).")
+    ] = False,
+    names: Annotated[
+        list[str] | None,
+        typer.Option("--name", help="NAME=FILE: name the asset of FILE (repeatable)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the model block to this YAML file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a model to price history; print estimates with standard errors and a model: block."""
+    from stress.calibrate import (
+        calibrate,
+        check_halflife,
+        check_model,
+        check_window,
+        model_yaml,
+        name_files,
+        se_lines,
+        summary_line,
+        write_atomic,
+    )
+    from stress.outputs import jsonable
+
+    check_model(model, "--model")
+    check_halflife(halflife_days, "--halflife-days")
+    check_window(since, until, ("--since", "--until"))
+    files = name_files(prices, names or [], "--name")
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        raise ConfigError(f"-o: expected a file in an existing folder, got {output}")
+    result = calibrate(files, model, since, until, halflife_days, drift)
+    if output is not None:
+        write_atomic(output, model_yaml(result))
+    if as_json:
+        print(json.dumps(jsonable(result), allow_nan=False, indent=2))
+    else:
+        out.print(summary_line(result), markup=False)
+        for line in se_lines(result):
+            out.print(f"  {line}", markup=False)
+        out.print(f"standard errors: {result['diagnostics']['standard_errors']}", markup=False)
+        if output is None:
+            out.print(model_yaml(result, comments=False), markup=False, end="")
+    if not result["diagnostics"]["converged"]:
+        err.print(f"warning: {result['diagnostics']['message']}", markup=False)
+    if output is not None:
+        err.print(f"wrote {output}", markup=False)
+
+
 def main() -> None:
     """Console-script entry point: turns errors into exit codes and one-line messages."""
     try:
