@@ -75,12 +75,11 @@ def generate_paths(
 
 
 def market_rules(cfg: Config, grid: TimeGrid) -> MarketRules:
+    """Funding as a rate per step (the configured rate times the boundaries the step crosses)."""
     ex = cfg.exchange
+    counts = funding_counts(grid.n_steps, cfg.simulation.steps_per_day, ex.funding.interval_hours)
     return MarketRules(
-        funding_count=funding_counts(
-            grid.n_steps, cfg.simulation.steps_per_day, ex.funding.interval_hours
-        ),
-        funding_rate=float(ex.funding.rate),
+        funding=counts * float(ex.funding.rate),
         liquidation_fee=float(ex.liquidation_fee),
     )
 

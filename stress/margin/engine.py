@@ -21,8 +21,7 @@ from stress.margin.layout import Layout
 class MarketRules:
     """Exchange settings the kernels need, already turned into arrays."""
 
-    funding_count: np.ndarray  # (n_steps + 1,) int64
-    funding_rate: float
+    funding: np.ndarray  # (n_steps + 1,) float64: rate paid at each step (0 off the boundaries)
     liquidation_fee: float
 
 
@@ -54,11 +53,10 @@ class PathResults:
 
 def market_tuple(rules: MarketRules, n_times: int) -> tuple:
     """The kernels' view of the exchange rules, with the funding steps indexed per block."""
-    steps = np.flatnonzero(rules.funding_count) if rules.funding_rate != 0.0 else np.empty(0, int)
-    steps = steps.astype(np.int64)
+    steps = np.flatnonzero(rules.funding).astype(np.int64)
     block_starts = np.arange(0, n_times + BLOCK, BLOCK)[: -(-n_times // BLOCK) + 1]
     block_funding = np.searchsorted(steps, block_starts).astype(np.int64)
-    return (rules.funding_count, rules.funding_rate, rules.liquidation_fee, steps, block_funding)
+    return (rules.funding, rules.liquidation_fee, steps, block_funding)
 
 
 def mark_chunk(

@@ -48,12 +48,12 @@ def maintenance_nb(notional, asset, tiers):
 
 
 @njit(cache=CACHE, inline="always")
-def funding_nb(prices, t, count, rate, start, end, book):
-    """What the bucket's positions pay at step t (count boundaries; longs pay when rate > 0)."""
+def funding_nb(prices, t, rate, start, end, book):
+    """What the bucket's positions pay at step t at `rate` (longs pay when it is positive)."""
     pos_asset, pos_qty = book[0], book[1]
     paid = 0.0
     for p in range(start, end):
-        paid += count * pos_qty[p] * prices[t, pos_asset[p]] * rate
+        paid += pos_qty[p] * prices[t, pos_asset[p]] * rate
     return paid
 
 
@@ -106,18 +106,16 @@ def trigger_nb(prices, t, start, end, book):
 def stretch_is_safe_nb(prices, lo, hi, f0, f1, paid, b, market, book, tiers):
     """True if bucket b cannot be liquidated in a stretch of steps, whatever the path does there.
 
-    The stretch's funding boundaries are market[3][f0:f1]; funding inside the stretch is bounded
+    The stretch's funding boundaries are market[2][f0:f1]; funding inside the stretch is bounded
     by the payments at those steps (exact prices): the surplus can only be lower by the sum of
     the positive ones.
     """
-    funding_count, funding_rate, funding_steps = market[0], market[1], market[3]
+    funding, funding_steps = market[0], market[2]
     start, end, collateral = book[3][b], book[4][b], book[5][b]
     worst_paid = paid
     for f in range(f0, f1):
         t = funding_steps[f]
-        worst_paid += max(
-            0.0, funding_nb(prices, t, funding_count[t], funding_rate, start, end, book)
-        )
+        worst_paid += max(0.0, funding_nb(prices, t, funding[t], start, end, book))
     bound = collateral - worst_paid + lowest_surplus_nb(lo, hi, start, end, book, tiers)
     scale = abs(collateral) + abs(worst_paid)
     for p in range(start, end):
@@ -127,12 +125,12 @@ def stretch_is_safe_nb(prices, lo, hi, f0, f1, paid, b, market, book, tiers):
 
 @njit(cache=CACHE, inline="always")
 def pay_stretch_nb(prices, f0, f1, paid, b, market, book):
-    """Funding paid at boundaries market[3][f0:f1] of a safe stretch, in step-by-step order."""
-    funding_count, funding_rate, funding_steps = market[0], market[1], market[3]
+    """Funding paid at boundaries market[2][f0:f1] of a safe stretch, in step-by-step order."""
+    funding, funding_steps = market[0], market[2]
     start, end = book[3][b], book[4][b]
     for f in range(f0, f1):
         t = funding_steps[f]
-        paid += funding_nb(prices, t, funding_count[t], funding_rate, start, end, book)
+        paid += funding_nb(prices, t, funding[t], start, end, book)
     return paid
 
 
@@ -147,9 +145,10 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     Parameters
     ----------
     prices : ndarray (n_steps + 1, n_assets), one path
-    market : (funding_count (n_steps + 1,) int64, funding_rate, liquidation_fee,
-        funding_steps (n_boundaries,) int64: the steps where funding is paid (none at rate 0),
-        block_funding (n_blocks + 1,) int64: index in funding_steps of each block's first one)
+    market : (funding (n_steps + 1,) float64: the rate paid at each step, 0 between
+        boundaries; liquidation_fee; funding_steps (n_boundaries,) int64: the steps where
+        funding is nonzero; block_funding (n_blocks + 1,) int64: index in funding_steps of
+        each block's first one)
     book : (pos_asset, pos_qty, pos_entry, bucket_start, bucket_end, bucket_collateral)
     tiers : (tier_cap, tier_mmr, tier_amount, tier_count), shapes (A, T) and (A,)
     lo, hi : ndarray (n_rows, n_assets): lows and highs from `price_extremes_nb`
@@ -160,8 +159,7 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     -------
     (liquidation step or -1, value kept, bad debt, trigger position or -1)
     """
-    funding_count, funding_rate, liquidation_fee = market[0], market[1], market[2]
-    block_funding = market[4]
+    funding, liquidation_fee, block_funding = market[0], market[1], market[3]
     start, end, collateral = book[3][b], book[4][b], book[5][b]
     n_times = prices.shape[0]
     recording = trace.shape[0] == n_times
@@ -194,8 +192,8 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
                 paid = pay_stretch_nb(prices, f0, f1, paid, b, market, book)
                 continue
             for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
-                if funding_count[t] != 0 and funding_rate != 0.0:
-                    paid += funding_nb(prices, t, funding_count[t], funding_rate, start, end, book)
+                if funding[t] != 0.0:
+                    paid += funding_nb(prices, t, funding[t], start, end, book)
                 pnl, maint, notional = surplus_parts_nb(prices, t, start, end, book, tiers)
                 equity = (collateral - paid) + pnl
                 if recording:

@@ -61,9 +61,9 @@ def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray):
     equity = np.zeros((n_paths, n_buckets))
     for t in range(n_times):
         price = prices[:, t, :][:, asset]  # (n_paths, P)
-        count = rules.funding_count[t]
-        if count != 0 and rules.funding_rate != 0.0:
-            paid += _bucket_sum(count * qty * price * rules.funding_rate, slots, n_buckets)
+        rate = rules.funding[t]
+        if rate != 0.0:
+            paid += _bucket_sum(qty * price * rate, slots, n_buckets)
         notional = np.abs(qty) * price
         pnl = _bucket_sum(qty * (price - entry), slots, n_buckets)
         maint = _bucket_sum(_maintenance(layout, notional), slots, n_buckets)
