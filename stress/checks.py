@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from stress.config import Config, Position
+from stress.config import HISTORY_MODELS, PARAMETRIC_MODELS, Config, Position
 from stress.errors import ConfigError
 from stress.margin.rules import TierTable
 from stress.portfolio import ResolvedPosition, market_tables, resolve_position
@@ -34,8 +34,74 @@ def _fail(path: str, message: str) -> None:
     raise ConfigError(f"{path}: {message}")
 
 
+# which optional model fields each model type reads
+_MODEL_FIELDS = {
+    "correlation": ("gbm", "merton", "student_t"),
+    "jumps": ("merton",),
+    "dof": ("student_t",),
+    "history": ("bootstrap", "replay"),
+    "since": ("bootstrap", "replay"),
+    "until": ("bootstrap", "replay"),
+    "block_hours": ("bootstrap",),
+    "demean": ("bootstrap",),
+    "stride_hours": ("replay",),
+}
+
+
+def check_model_fields(cfg: Config) -> None:
+    """The model fields a model type needs and the ones it does not use (before any file is read).
+
+    A history model's assets come from its files (`stress.historical`); ``assets`` may still set
+    their prices (and, for bootstrap, drifts), never their vol.
+    """
+    model = cfg.model
+    kind = model.type
+    for name, used_by in _MODEL_FIELDS.items():
+        if getattr(model, name) is not None and kind not in used_by:
+            _fail(
+                f"model.{name}",
+                f"only used by model type {' and '.join(used_by)}, got type {kind}",
+            )
+    if kind in PARAMETRIC_MODELS:
+        if model.assets is None:
+            _fail("model.assets", f"required field is missing (model type {kind})")
+        for name, asset in model.assets.items():
+            if asset.vol is None:
+                _fail(f"model.assets.{name}.vol", f"required field is missing (model type {kind})")
+        return
+    if model.history is None:
+        _fail(
+            "model.history",
+            f"required for model type {kind}: expected a list of price files, got none",
+        )
+    for name, asset in (model.assets or {}).items():
+        if asset.vol is not None:
+            _fail(
+                f"model.assets.{name}.vol",
+                f"not used by model type {kind} (its volatility is the history's), "
+                f"got {_fmt(asset.vol)}",
+            )
+        if kind == "replay" and "drift" in asset.model_fields_set:
+            _fail(
+                f"model.assets.{name}.drift",
+                f"not used by model type replay (it replays the history's returns), "
+                f"got {_fmt(asset.drift)}",
+            )
+    if kind == "replay" and cfg.simulation.paths is not None:
+        _fail(
+            "simulation.paths",
+            f"not used by model type replay (one path per history window): remove it, "
+            f"got {cfg.simulation.paths}",
+        )
+
+
 def check_model(cfg: Config) -> None:
     model = cfg.model
+    if model.type in HISTORY_MODELS:
+        return  # checked, and checked against its files, by `stress.historical.resolve_history`
+    check_model_fields(cfg)
+    if cfg.simulation.paths is None:
+        _fail("simulation.paths", "required field is missing")
     names = list(model.assets)
     n = len(names)
     if model.correlation is None:
@@ -52,12 +118,8 @@ def check_model(cfg: Config) -> None:
             "required for model type merton: expected a mapping {intensity, mean, std, common}, "
             "got none",
         )
-    if model.type != "merton" and model.jumps is not None:
-        _fail("model.jumps", f"only used by model type merton, got type {model.type}")
     if model.type == "student_t" and model.dof is None:
         _fail("model.dof", "required for model type student_t: expected a number > 2, got none")
-    if model.type != "student_t" and model.dof is not None:
-        _fail("model.dof", f"only used by model type student_t, got type {model.type}")
 
 
 def check_correlation(rows: list[list[float]], names: list[str]) -> None:
@@ -262,6 +324,53 @@ def portfolio_problem(
     return None
 
 
+def check_scenarios(cfg: Config) -> None:
+    """Names unique (and not "base"), shocked assets known, every effect inside the horizon."""
+    horizon = cfg.simulation.horizon_days * 24.0
+    assets = list(cfg.model.assets)
+    seen: dict[str, int] = {}
+    for i, sc in enumerate(cfg.scenarios):
+        at = f"scenarios[{i}]"
+        if sc.name == "base":
+            _fail(f"{at}.name", "expected a name other than 'base' (the unshocked run), got 'base'")
+        if sc.name in seen:
+            first = seen[sc.name]
+            _fail(f"{at}.name", f"duplicate scenario name {sc.name!r} (also scenarios[{first}])")
+        seen[sc.name] = i
+        for where, shock in sc.all_shocks():
+            if shock.asset not in cfg.model.assets:
+                _fail(
+                    f"{at}.{where}.asset",
+                    f"expected an asset of model.assets ({', '.join(assets)}), got {shock.asset!r}",
+                )
+            if shock.at_hour + shock.over_hours > horizon:
+                _fail(
+                    f"{at}.{where}.at_hour",
+                    f"expected at_hour + over_hours <= the horizon ({_fmt(horizon)} h), "
+                    f"got {_fmt(shock.at_hour)} + {_fmt(shock.over_hours)}",
+                )
+        changes_model = sc.vol_multiplier is not None or sc.correlation_toward_one is not None
+        if changes_model and cfg.model.type not in PARAMETRIC_MODELS:
+            field = "vol_multiplier" if sc.vol_multiplier is not None else "correlation_toward_one"
+            _fail(
+                f"{at}.{field}",
+                f"needs a model with vol and correlation ({', '.join(PARAMETRIC_MODELS)}), "
+                f"got model type {cfg.model.type}",
+            )
+        if sc.correlation_toward_one is not None and len(assets) < 2:
+            _fail(
+                f"{at}.correlation_toward_one",
+                f"needs at least 2 assets in model.assets, got {len(assets)}",
+            )
+        spike = sc.funding_spike
+        if spike is not None and spike.from_hour >= horizon:
+            _fail(
+                f"{at}.funding_spike.from_hour",
+                f"expected an hour before the horizon ({_fmt(horizon)} h), "
+                f"got {_fmt(spike.from_hour)}",
+            )
+
+
 def check_config(cfg: Config) -> None:
     """Run every cross-field rule; raises ConfigError on the first failure."""
     if set(cfg.name) == {"."}:
@@ -270,6 +379,7 @@ def check_config(cfg: Config) -> None:
         _fail("modes", f"each mode at most once, got {cfg.modes}")
     check_model(cfg)
     check_exchange(cfg)
+    check_scenarios(cfg)
     if cfg.sweep is not None:
         cfg.sweep_expansion()  # checks the base, the sweep spec and every generated point
         return

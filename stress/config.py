@@ -7,15 +7,21 @@ one `ConfigError` line: ``<source>: <field path>: <what was expected>, got <what
 
 from __future__ import annotations
 
-import math
-import tomllib
+from datetime import date
 from pathlib import Path
-from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from stress.config_read import message, read_file, show_typed
 from stress.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,7 +43,9 @@ class _Strict(BaseModel):
 
 
 class Simulation(_Strict):
-    paths: int = Field(ge=1)
+    # required except for model type replay, whose paths are the history's windows (filled in
+    # with their number when the config is loaded)
+    paths: int | None = Field(default=None, ge=1)
     horizon_days: PositiveFloat
     steps_per_day: int = Field(ge=1)
     chunk_paths: int | None = Field(default=None, ge=256, multiple_of=256)
@@ -45,7 +53,7 @@ class Simulation(_Strict):
 
 class Asset(_Strict):
     price: PositiveFloat
-    vol: PositiveFloat
+    vol: PositiveFloat | None = None  # required by the parametric models, unused by history ones
     drift: float = 0.0
 
 
@@ -56,12 +64,39 @@ class Jumps(_Strict):
     common: bool = True
 
 
+PARAMETRIC_MODELS = ("gbm", "merton", "student_t")
+HISTORY_MODELS = ("bootstrap", "replay")
+TimeBound = Any  # a date, datetime or text: YAML reads 2022-01-01 as a date, JSON as text
+
+
 class Model(_Strict):
-    type: Literal["gbm", "merton", "student_t"]
-    assets: dict[Annotated[str, Field(min_length=1)], Asset] = Field(min_length=1)
+    type: Literal["gbm", "merton", "student_t", "bootstrap", "replay"]
+    # parametric models need assets; history models name them after their files (and then
+    # hold them here, filled in by `stress.historical.resolve_history`)
+    assets: dict[Annotated[str, Field(min_length=1)], Asset] | None = Field(
+        default=None, min_length=1
+    )
     correlation: list[list[float]] | None = None
     jumps: Jumps | None = None
     dof: float | None = Field(default=None, gt=2)
+    # bootstrap and replay: price files (relative to the config file's folder) and a window
+    history: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    since: TimeBound | None = None
+    until: TimeBound | None = None
+    block_hours: PositiveFloat | None = None  # bootstrap: mean block length (default 24)
+    demean: bool | None = None  # bootstrap: remove the history's drift (default true)
+    stride_hours: PositiveFloat | None = None  # replay: hours between window starts (default 24)
+
+    # the history files as absolute paths, set when the config is loaded
+    _history_files: tuple[Path, ...] | None = PrivateAttr(default=None)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _time_bound(cls, value: Any) -> Any:
+        # parsed (and put in order) by stress.historical with calibrate's rules
+        if value is None or isinstance(value, date | str):
+            return value
+        raise ValueError(f"expected a date or time such as 2022-01-01, got {show_typed(value)}")
 
 
 class Tier(_Strict):
@@ -145,6 +180,48 @@ class Sweep(_Strict):
         return self
 
 
+class Shock(_Strict):
+    """A price move laid over every path: ``move`` over ``over_hours`` from ``at_hour``."""
+
+    asset: str
+    move: float = Field(gt=-1)  # a fraction: -0.25 is a 25 % crash; a price cannot reach 0
+    at_hour: NonNegFloat
+    over_hours: NonNegFloat = 0.0  # 0: a gap, the mark at at_hour is the first one moved
+    recover_hours: NonNegFloat | None = None  # None: no recovery, the move is permanent
+
+
+class FundingSpike(_Strict):
+    rate: float  # per funding interval, like exchange.funding.rate
+    from_hour: NonNegFloat
+    hours: PositiveFloat
+
+
+SCENARIO_EFFECTS = ("shock", "shocks", "vol_multiplier", "correlation_toward_one", "funding_spike")
+
+
+class Scenario(_Strict):
+    """One what-if run on the base paths (same seed, same random numbers); see stress.scenarios."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    shock: Shock | None = None
+    shocks: list[Shock] | None = Field(default=None, min_length=1)
+    vol_multiplier: PositiveFloat | None = None
+    correlation_toward_one: float | None = Field(default=None, ge=0, le=1)
+    funding_spike: FundingSpike | None = None
+
+    @model_validator(mode="after")
+    def _some_effect(self) -> Scenario:
+        if all(getattr(self, f) is None for f in SCENARIO_EFFECTS):
+            raise ValueError(f"expected at least one of {', '.join(SCENARIO_EFFECTS)}, got none")
+        return self
+
+    def all_shocks(self) -> list[tuple[str, Shock]]:
+        """Every shock with its field path suffix (``shock`` or ``shocks[i]``)."""
+        out = [("shock", self.shock)] if self.shock is not None else []
+        return out + [(f"shocks[{i}]", s) for i, s in enumerate(self.shocks or [])]
+
+
 class Config(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     seed: int = Field(default=0, ge=0)
@@ -156,6 +233,7 @@ class Config(_Strict):
     portfolios: list[Portfolio] | None = Field(default=None, min_length=1)
     sweep: Sweep | None = None
     modes: list[Mode] = Field(default=list(MODES), min_length=1)
+    scenarios: list[Scenario] = Field(default_factory=list)
 
     # (inputs it was built from, expansion): a sweep is expanded once, when it is checked
     _sweep_cache: tuple | None = PrivateAttr(default=None)
@@ -247,254 +325,27 @@ class Config(_Strict):
         ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading and error formatting
+def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate a raw mapping against the schema and the cross-field rules.
 
-
-def _load_yaml(text: str, source: str) -> Any:
-    """Parse YAML, refusing duplicate keys (PyYAML silently keeps the last one)."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _refuse_duplicate_keys(loader, node, (), source, set())
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def _refuse_duplicate_keys(
-    loader: yaml.SafeLoader, node: yaml.Node, loc: tuple, source: str, seen_nodes: set
-) -> None:
-    if id(node) in seen_nodes:  # an alias: checked where its anchor was
-        return
-    seen_nodes.add(id(node))
-    if isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _refuse_duplicate_keys(loader, item, (*loc, i), source, seen_nodes)
-    elif isinstance(node, yaml.MappingNode):
-        first_line: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = None
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
-                continue
-            if isinstance(key_node, yaml.ScalarNode):
-                key = loader.construct_object(key_node)
-                line = key_node.start_mark.line + 1
-                if key in first_line:
-                    where = (
-                        f"twice on line {line}"
-                        if line == first_line[key]
-                        else f"on lines {first_line[key]} and {line}"
-                    )
-                    raise ConfigError(
-                        f"{source}: {field_path((*loc, str(key)))}: duplicate key: "
-                        f"expected each key once, got it {where}"
-                    )
-                first_line[key] = line
-            sub = loc if key is None else (*loc, str(key))
-            _refuse_duplicate_keys(loader, value_node, sub, source, seen_nodes)
-
-
-def _read(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    if path.suffix.lower() == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    try:
-        return _load_yaml(text, str(path))
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context = getattr(exc, "context", None)
-        if context and problem.startswith("but "):  # "expected a single document ... but found"
-            problem = f"{context} {problem}"
-        raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
-
-
-def field_path(loc: tuple) -> str:
-    """('positions', 1, 'leverage') -> 'positions[1].leverage'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _show(value: Any) -> str:
-    """A found value as the user wrote it (YAML spellings for null and booleans)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_TYPE_NAMES = {
-    bool: "a boolean",
-    int: "an integer",
-    float: "a decimal number",
-    str: "a string",
-    list: "a list",
-    dict: "a mapping",
-}
-
-
-def _show_typed(value: Any) -> str:
-    """A found value with its type, for errors about the type."""
-    name = _TYPE_NAMES.get(type(value))
-    return _show(value) if name is None else f"{_show(value)} ({name})"
-
-
-def _bound(x: Any) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
-
-
-def _allowed_keys(model_cls: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys the schema allows at `loc`'s parent, for 'unknown key' messages."""
-    node: Any = model_cls
-    for part in loc[:-1]:
-        node = _unwrap(node)
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            field = node.model_fields.get(part) if isinstance(part, str) else None
-            if field is None:
-                return []
-            node = field.annotation
-        elif get_origin(node) in (list, dict):
-            node = get_args(node)[-1]  # a list item, or a mapping's value under a user key
-        else:
-            return []
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return sorted(node.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    """`X | None` and `Annotated[X, ...]` -> X."""
-    while True:
-        if get_origin(annotation) is Annotated:
-            annotation = get_args(annotation)[0]
-        elif get_origin(annotation) in (Union, UnionType):
-            members = [a for a in get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
-                return annotation
-            annotation = members[0]
-        else:
-            return annotation
-
-
-# What pydantic's type errors expect, in the words of a YAML file
-_EXPECTED = {
-    "float_type": "a number",
-    "int_type": "an integer",
-    "string_type": "a string",
-    "bool_type": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping (key: value pairs)",
-    "model_type": "a mapping (key: value pairs)",
-    "finite_number": "a finite number",
-}
-_BOUNDS = {
-    "greater_than": ">",
-    "greater_than_equal": ">=",
-    "less_than": "<",
-    "less_than_equal": "<=",
-}
-
-
-def _expected(kind: str, msg: str, ctx: dict, value: Any) -> str:
-    """'expected ...' for one pydantic error: what was expected, before ', got <found>'."""
-    if kind in _EXPECTED:
-        text = f"expected {_EXPECTED[kind]}"
-        if kind in ("float_type", "int_type") and isinstance(value, str) and _numeric(value):
-            low = value.strip().lower()
-            if "e" in low and "." not in low:  # YAML 1.1 reads 6e4 as text, 6.0e+4 as a number
-                return text + " (YAML reads an exponent without a '.' as text: write 6.0e+4)"
-            text += " (write numbers without quotes)"
-        return text
-    if kind in _BOUNDS:
-        bound = next(iter(ctx.values()))
-        return f"expected a number {_BOUNDS[kind]} {_bound(bound)}"
-    if kind == "too_short":
-        n = ctx.get("min_length", 1)
-        return f"expected at least {n} item{'s' * (n != 1)}"
-    if kind == "string_too_short":
-        return "expected a non-empty string"
-    if kind == "multiple_of":
-        return f"expected a multiple of {ctx.get('multiple_of')}"
-    if kind == "string_pattern_mismatch":
-        return f"expected only letters, digits, '_', '.' and '-' (pattern {ctx.get('pattern')})"
-    msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
-    return msg if msg.startswith("expected") else f"expected: {msg}"
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _found(kind: str, value: Any) -> str:
-    return _show_typed(value) if kind in _EXPECTED and kind != "finite_number" else _show(value)
-
-
-def _message(err: dict, model_cls: type[BaseModel]) -> str:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    # pydantic adds the union member or a literal's type name to the location; drop those
-    loc = tuple(p for p in loc if p not in ("list[float]", "float", "int", "str", "bool"))
-    kind = err["type"]
-    value = err.get("input")
-    if loc and loc[-1] == "[key]":  # a bad mapping key, e.g. an asset named 1
-        where = field_path(loc[:-2])
-        expected = _expected(kind, err["msg"], err.get("ctx", {}), value)
-        return f"{where}: bad key: {expected}, got {_found(kind, value)}"
-    where = field_path(loc)
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(model_cls, loc)
-        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        return f"{where}: unknown key{hint}"
-    if kind == "missing":
-        return f"{where}: required field is missing"
-    if kind == "value_error":
-        msg = err["msg"].removeprefix("Value error, ")
-        # model-level rules name their own field path
-        return msg if not loc and ": " in msg else f"{where}: {msg}"
-    expected = _expected(kind, err["msg"], err.get("ctx", {}), value)
-    return f"{where}: {expected}, got {_found(kind, value)}"
-
-
-def parse_config(data: Any, source: str = "<config>") -> Config:
-    """Validate a raw mapping against the schema and the cross-field rules."""
+    ``base_dir`` is the folder relative history paths (``model.history``) are read from:
+    the config file's folder, or the working directory for a mapping.
+    """
     from stress.checks import check_config  # the semantic checks need the schema types
+    from stress.historical import resolve_history  # reads the files of history models
 
     if not isinstance(data, dict):
-        found = "an empty file" if data is None else _show_typed(data)
+        found = "an empty file" if data is None else show_typed(data)
         raise ConfigError(f"{source}: (top level): expected a mapping of settings, got {found}")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        first = _message(errors[0], Config)
+        first = message(errors[0], Config)
         more = f"; and {len(errors) - 1} more problem{'s' * (len(errors) > 2)}"
         raise ConfigError(f"{source}: {first}{more if len(errors) > 1 else ''}") from None
     try:
+        cfg = resolve_history(cfg, Path.cwd() if base_dir is None else base_dir)
         check_config(cfg)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -514,4 +365,4 @@ def load_config(source: str | Path | dict | Config) -> Config:
     if isinstance(source, dict):
         return parse_config(source)
     path = Path(source)
-    return parse_config(_read(path), str(path))
+    return parse_config(read_file(path), str(path), path.resolve().parent)

@@ -10,14 +10,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stress.config import Config, load_config
+from stress.config import HISTORY_MODELS, Config, Scenario, load_config
 from stress.errors import ConfigError
+from stress.historical import history_info, history_spec
 from stress.liqprices import portfolio_liquidation_prices
 from stress.margin.engine import MarketRules, PathResults, book_equity_paths, evaluate
 from stress.margin.layout import Layout, build_layout, funding_counts
 from stress.metrics import book_metrics, flat_metrics
 from stress.paths import BLOCK_PATHS, ModelSpec, TimeGrid, iter_price_chunks, simulate_prices
 from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
+from stress.replay import add_worst_windows
+from stress.scenarios import (
+    changes_paths,
+    describe,
+    price_factor,
+    scenario_rules,
+    scenario_spec,
+    shocked_chunks,
+)
 from stress.streaming import StreamStats, stream_book_metrics
 from stress.verdict import OBJECTIVES, portfolio_verdict
 from stress.version import __version__
@@ -35,6 +45,8 @@ FAN_PATHS = 500
 def model_spec(cfg: Config) -> ModelSpec:
     """The model block of a validated config as arrays."""
     m = cfg.model
+    if m.type in HISTORY_MODELS:
+        return history_spec(cfg)  # paths drawn (bootstrap) or cut (replay) from the history
     assets = list(m.assets.values())
     corr = np.eye(len(assets)) if m.correlation is None else np.asarray(m.correlation, float)
     jumps = m.jumps
@@ -62,6 +74,11 @@ def _overrides(cfg: Config, paths: int | None, seed: int | None) -> tuple[int, i
         raise ConfigError(f"paths: expected an integer >= 1, got {paths!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
+    if paths is not None and cfg.model.type == "replay":
+        raise ConfigError(
+            f"paths: not used by model type replay (one path per history window, "
+            f"{cfg.simulation.paths} here), got {paths}"
+        )
     return (cfg.simulation.paths if paths is None else paths), (cfg.seed if seed is None else seed)
 
 
@@ -114,6 +131,9 @@ class RunResult:
     sample_prices: np.ndarray | None = None  # the first FAN_PATHS paths, for figures
     metrics: list[dict[str, Any]] = field(default_factory=list)  # one per book
     verdicts: list[dict[str, Any]] = field(default_factory=list)  # one per portfolio
+    scenario: str = "base"  # which run this is: "base" or a scenario's name
+    description: str = ""  # what the scenario changes (empty for the base run)
+    scenarios: list[RunResult] = field(default_factory=list)  # config order; base run only
 
     def books_of(self, k_port: int) -> list[int]:
         """Indices of the books (modes) of portfolio `k_port`."""
@@ -128,23 +148,57 @@ class RunResult:
         """Book equity along the sampled paths, shape (n_sample, n_books, n_steps + 1)."""
         return book_equity_paths(self.layout, self.rules, self.sample_prices)
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per (portfolio, mode): a sweep's parameters, then the scalar metrics."""
-        rows = [
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
             {
                 "portfolio": self.portfolios[book.portfolio].name,
                 "mode": book.mode,
                 **self.portfolios[book.portfolio].params,
                 **flat_metrics(m),
+                "scenario": self.scenario,
             }
             for book, m in zip(self.layout.books, self.metrics, strict=True)
         ]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per (scenario, portfolio, mode): a sweep's parameters, the scalar metrics and
+        last the scenario ("base" for the base run's rows, which come first)."""
+        rows = self._rows()
+        for sc in self.scenarios:
+            rows += sc._rows()
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary.json structure (SPEC section 3)."""
+        """The summary.json structure (SPEC section 3), with a "scenarios" list if configured."""
         cfg = self.config
+        sweep = cfg.sweep_expansion()
+        scenarios = [
+            {"name": sc.scenario, "description": sc.description, "portfolios": sc._ports()}
+            for sc in self.scenarios
+        ]
+        return {
+            "name": cfg.name,
+            "seed": self.seed,
+            "paths": self.paths,
+            "steps": self.grid.n_steps,
+            "model": cfg.model.type,
+            "horizon_days": cfg.simulation.horizon_days,
+            "steps_per_day": cfg.simulation.steps_per_day,
+            "assets": list(cfg.model.assets),
+            **history_info(cfg),
+            **({"sweep": sweep.report.to_dict()} if sweep is not None else {}),
+            "portfolios": self._ports(),
+            **({"scenarios": scenarios} if scenarios else {}),
+            "run_info": {
+                "version": __version__,
+                "elapsed_seconds": self.elapsed_seconds,
+                "per_path_results_kept": self.kept_paths,
+            },
+        }
+
+    def _ports(self) -> list[dict[str, Any]]:
+        """The "portfolios" list of summary.json for this run."""
         ports = []
         for k_port, port in enumerate(self.portfolios):
             modes = {}
@@ -160,24 +214,7 @@ class RunResult:
                     "verdict": self.verdicts[k_port],
                 }
             )
-        sweep = cfg.sweep_expansion()
-        return {
-            "name": cfg.name,
-            "seed": self.seed,
-            "paths": self.paths,
-            "steps": self.grid.n_steps,
-            "model": cfg.model.type,
-            "horizon_days": cfg.simulation.horizon_days,
-            "steps_per_day": cfg.simulation.steps_per_day,
-            "assets": list(cfg.model.assets),
-            **({"sweep": sweep.report.to_dict()} if sweep is not None else {}),
-            "portfolios": ports,
-            "run_info": {
-                "version": __version__,
-                "elapsed_seconds": self.elapsed_seconds,
-                "per_path_results_kept": self.kept_paths,
-            },
-        }
+        return ports
 
 
 def keep_paths_for(layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES) -> int:
@@ -249,7 +286,36 @@ def run(
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
     chunk_paths = chunk_paths or cfg.simulation.chunk_paths
-    portfolios, layout, rules, grid = prepare(cfg)
+    prepared = prepare(cfg)
+    spec = model_spec(cfg)
+    args = (n_paths, seed, chunk_paths, progress, objective)
+    result = _simulate(cfg, prepared, spec, None, KEEP_BYTES, *args)
+    # Each scenario is a whole run on the base run's seed and path blocks (common random
+    # numbers); they share the per-path memory budget so that it stays at most twice the base's.
+    budget = KEEP_BYTES // max(1, len(cfg.scenarios))
+    portfolios, layout, rules, grid = prepared
+    for sc in cfg.scenarios:
+        sc_prepared = (portfolios, layout, scenario_rules(cfg, sc, rules, grid), grid)
+        sc_spec = scenario_spec(spec, sc) if changes_paths(sc) else spec
+        sub = _simulate(cfg, sc_prepared, sc_spec, sc, budget, *args)
+        result.scenarios.append(sub)
+    return result
+
+
+def _simulate(
+    cfg: Config,
+    prepared: tuple[list[ResolvedPortfolio], Layout, MarketRules, TimeGrid],
+    spec: ModelSpec,
+    scenario: Scenario | None,
+    keep_budget: int,
+    n_paths: int,
+    seed: int,
+    chunk_paths: int | None,
+    progress: Callable[[int], None] | None,
+    objective: str,
+) -> RunResult:
+    """One run of every book on the paths of `spec` (bent by the scenario's shocks, if any)."""
+    portfolios, layout, rules, grid = prepared
     t0 = time.perf_counter()
     sample: list[np.ndarray] = []
 
@@ -259,9 +325,11 @@ def run(
                 sample.append(prices[: FAN_PATHS - first].copy())
             yield first, prices
 
-    chunks = iter_price_chunks(model_spec(cfg), grid, seed, n_paths, chunk_paths)
+    chunks = iter_price_chunks(spec, grid, seed, n_paths, chunk_paths)
+    if scenario is not None:
+        chunks = shocked_chunks(chunks, price_factor(cfg, scenario, grid))
     stats = StreamStats.empty(layout, grid.n_steps)
-    kept = keep_paths_for(layout, n_paths, KEEP_BYTES)
+    kept = keep_paths_for(layout, n_paths, keep_budget)
     results = evaluate(
         layout,
         rules,
@@ -284,9 +352,13 @@ def run(
         sample_prices=np.concatenate(sample),
         stats=stats,
         kept_paths=kept,
+        scenario="base" if scenario is None else scenario.name,
+        description="" if scenario is None else describe(cfg, scenario),
     )
     result.metrics = _book_metrics(result)
     result.verdicts = [
         portfolio_verdict(result, k, objective) for k in range(len(result.portfolios))
     ]
+    if spec.kind == "replay":  # the windows that hurt most, with their dates
+        add_worst_windows(result.metrics, spec.source, spec.s0, results, layout)
     return result

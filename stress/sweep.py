@@ -31,7 +31,8 @@ from typing import Any, NoReturn
 import numpy as np
 
 from stress.checks import _fmt, check_positions, portfolio_problem
-from stress.config import MAX_PORTFOLIOS, Config, _show, _show_typed
+from stress.config import MAX_PORTFOLIOS, Config
+from stress.config_read import show, show_typed
 from stress.errors import ConfigError
 from stress.portfolio import ResolvedPortfolio, ResolvedPosition, market_tables
 
@@ -150,13 +151,13 @@ def _domain_text(kind: str) -> str:
 
 def _number(value: Any, at: str, kind: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(at, f"expected a number, got {_show_typed(value)}")
+        _fail(at, f"expected a number, got {show_typed(value)}")
     x = float(value)
     lo, hi, lo_open, hi_open = _DOMAINS[kind]
     if not math.isfinite(x):
-        _fail(at, f"expected a finite number, got {_show(value)}")
+        _fail(at, f"expected a finite number, got {show(value)}")
     if x < lo or (lo_open and x == lo) or x > hi or (hi_open and x == hi):
-        _fail(at, f"expected {_domain_text(kind)}, got {_show(value)}")
+        _fail(at, f"expected {_domain_text(kind)}, got {show(value)}")
     return x
 
 
@@ -164,13 +165,13 @@ def _value(kind: str, value: Any, at: str, base: _Base) -> float | str | tuple[f
     """One checked value of a parameter; a weights vector comes back normalised."""
     if kind == "side":
         if value not in ("long", "short") or not isinstance(value, str):
-            _fail(at, f"expected 'long' or 'short', got {_show(value)}")
+            _fail(at, f"expected 'long' or 'short', got {show(value)}")
         return value
     if kind == "weights":
         n = len(base.ids)
         what = f"a list of {n} weights (one per position: {', '.join(base.ids)})"
         if not isinstance(value, list):
-            _fail(at, f"expected {what}, got {_show_typed(value)}")
+            _fail(at, f"expected {what}, got {show_typed(value)}")
         if len(value) != n:
             _fail(at, f"expected {what}, got {len(value)} weight{'s' * (len(value) != 1)}")
         w = [_number(v, f"{at}[{j}]", "weights") for j, v in enumerate(value)]
@@ -215,7 +216,7 @@ def _grid_axes(grid: dict[str, Any], base: _Base) -> list[tuple[Param, list]]:
         p = _param(name, at, base)
         if not isinstance(values, list):
             hint = " (a list of weight vectors)" if p.kind == "weights" else ""
-            _fail(at, f"expected a list of values{hint}, got {_show_typed(values)}")
+            _fail(at, f"expected a list of values{hint}, got {show_typed(values)}")
         if not values:
             _fail(at, "expected at least 1 item, got []")
         axes.append((p, [_value(p.kind, v, f"{at}[{j}]", base) for j, v in enumerate(values)]))
@@ -243,14 +244,14 @@ def _distribution(p: Param, spec: Any, at: str, base: _Base) -> Sampler:
     }
     if not isinstance(spec, dict) or len(spec) != 1:
         expected = " or ".join(forms[d] for d in allowed)
-        _fail(at, f"expected one distribution, {expected}, got {_show_typed(spec)}")
+        _fail(at, f"expected one distribution, {expected}, got {show_typed(spec)}")
     ((dist, arg),) = spec.items()
     at = f"{at}.{dist}"
     if dist not in allowed:
         _fail(at, f"unknown distribution for {p.kind} (allowed: {', '.join(allowed)})")
     if dist == "choice":
         if not isinstance(arg, list) or not arg:
-            _fail(at, f"expected a non-empty list of values, got {_show_typed(arg)}")
+            _fail(at, f"expected a non-empty list of values, got {show_typed(arg)}")
         values = [_value(p.kind, v, f"{at}[{j}]", base) for j, v in enumerate(arg)]
         return lambda rng, n: [values[i] for i in rng.integers(0, len(values), n)]
     if dist == "dirichlet":
@@ -263,7 +264,7 @@ def _distribution(p: Param, spec: Any, at: str, base: _Base) -> Sampler:
             alpha = [_number(arg, at, "alpha")] * k
         return lambda rng, n: [tuple((row / row.sum()).tolist()) for row in rng.dirichlet(alpha, n)]
     if not isinstance(arg, list) or len(arg) != 2:
-        _fail(at, f"expected [lo, hi], got {_show_typed(arg)}")
+        _fail(at, f"expected [lo, hi], got {show_typed(arg)}")
     lo, hi = (_number(v, f"{at}[{j}]", p.kind) for j, v in enumerate(arg))
     if lo > hi:
         _fail(at, f"expected lo <= hi, got [{_fmt(lo)}, {_fmt(hi)}]")

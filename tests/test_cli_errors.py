@@ -233,7 +233,10 @@ CASES = [
     Case(
         "unknown-model-type",
         mutated(("model.type", "heston")),
-        ("model.type: expected 'gbm', 'merton' or 'student_t', got 'heston'",),
+        (
+            "model.type: expected 'gbm', 'merton', 'student_t', 'bootstrap' or 'replay', "
+            "got 'heston'",
+        ),
     ),
     Case(
         "unknown-margin-mode",

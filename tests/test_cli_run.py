@@ -75,12 +75,14 @@ def _check_html(text: str) -> str:
 @pytest.mark.parametrize("config", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_runs_and_writes_three_consistent_files(config, tmp_path):
     out = tmp_path / "out"
-    proc = _cli("run", config, "--out", out, "--paths", 2000, cwd=tmp_path)
+    cfg = stress.load_config(config)
+    replay = cfg.model.type == "replay"  # one path per history window: no --paths
+    paths = () if replay else ("--paths", 2000)
+    proc = _cli("run", config, "--out", out, *paths, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(outputs.OUTPUT_FILES)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["paths"] == 2000
-    cfg = stress.load_config(config)
+    assert summary["paths"] == (cfg.simulation.paths if replay else 2000)
     assert summary["name"] == cfg.name and summary["seed"] == cfg.seed
     table = pd.read_parquet(out / "results.parquet")
     rows = 0
@@ -91,12 +93,16 @@ def test_every_example_runs_and_writes_three_consistent_files(config, tmp_path):
             lo, hi = m["p_liquidation_ci"]
             assert lo <= m["p_liquidation"] <= hi
             assert m["var_99"] <= m["es_99"] + 1e-9
-            row = table[(table["portfolio"] == port["name"]) & (table["mode"] == mode)]
+            row = table[
+                (table["portfolio"] == port["name"])
+                & (table["mode"] == mode)
+                & (table["scenario"] == "base")
+            ]
             assert len(row) == 1
             assert row["p_liquidation"].iloc[0] == m["p_liquidation"]
             assert row["es_99"].iloc[0] == pytest.approx(m["es_99"], rel=1e-15)
             rows += 1
-    assert len(table) == rows
+    assert len(table) == rows * (1 + len(summary.get("scenarios", [])))
     text = _check_html((out / "report.html").read_text())
     assert cfg.name in text
     first = summary["portfolios"][0]["modes"]

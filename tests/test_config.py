@@ -302,7 +302,10 @@ def test_yaml_anchors_and_merge_keys_are_not_duplicates(tmp_path):
         ),
         pytest.param(
             [("model.type", "heston")],
-            ["model.type: expected 'gbm', 'merton' or 'student_t', got 'heston'"],
+            [
+                "model.type: expected 'gbm', 'merton', 'student_t', 'bootstrap' or 'replay', "
+                "got 'heston'"
+            ],
             id="unknown-model-type",
         ),
         pytest.param(

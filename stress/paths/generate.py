@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from stress.paths import gbm, merton, student_t
+from stress.paths import bootstrap, gbm, merton, student_t
 from stress.paths.spec import ModelSpec, TimeGrid
 
 BLOCK_PATHS = 256
@@ -27,6 +27,7 @@ MODELS: dict[str, LogIncrements] = {
     "gbm": gbm.log_increments,
     "merton": merton.log_increments,
     "student_t": student_t.log_increments,
+    "bootstrap": bootstrap.log_increments,
 }
 """Model kind -> ``log_increments(spec, grid, n_paths, rng) -> (n_paths, n_steps, n_assets)``."""
 
@@ -36,7 +37,9 @@ def block_rng(seed: int, block: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
 
 
-def _model(spec: ModelSpec) -> LogIncrements:
+def _model(spec: ModelSpec) -> LogIncrements | None:
+    if spec.kind == "replay":
+        return None  # no randomness: windows of the history (`stress.replay`)
     try:
         return MODELS[spec.kind]
     except KeyError:
@@ -56,8 +59,14 @@ def _fill_block(out: np.ndarray, spec: ModelSpec, grid: TimeGrid, seed: int, blo
     path's prices do not depend on the run's total path count either: the first 1,000 paths of a
     20,000-path run are the paths of a 1,000-path run (the waste is under one block per run).
     """
-    inc = _model(spec)(spec, grid, BLOCK_PATHS, block_rng(seed, block))[: out.shape[0]]
     s0 = np.asarray(spec.s0, dtype=np.float64)
+    model = _model(spec)
+    if model is None:
+        from stress.replay import fill_windows  # replay reads the history layer
+
+        fill_windows(out, spec.source, s0, block * BLOCK_PATHS)
+        return
+    inc = model(spec, grid, BLOCK_PATHS, block_rng(seed, block))[: out.shape[0]]
     out[:, 0, :] = s0  # exactly S0, not S0 * exp(0.0) computed some other way
     later = out[:, 1:, :]
     np.cumsum(inc, axis=1, out=later)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ class ModelSpec:
 
     Attributes
     ----------
-    kind : "gbm" | "merton" | "student_t"
+    kind : "gbm" | "merton" | "student_t" | "bootstrap" | "replay"
     s0, vol, drift : ndarray, shape (n_assets,)
         Current mark price, annualised vol and annualised drift (expected simple return rate).
     corr : ndarray, shape (n_assets, n_assets)
@@ -24,6 +25,9 @@ class ModelSpec:
         Jumps per year, mean and std of the jump log-size, one market-wide jump clock or one per
         asset.
     dof : student_t only, > 2
+    source : bootstrap and replay only
+        What the paths are drawn or cut from: a `stress.paths.bootstrap.BootstrapSpec` or a
+        `stress.replay.ReplaySpec` (``vol``, ``drift`` and ``corr`` are then unused).
     """
 
     kind: str
@@ -36,6 +40,7 @@ class ModelSpec:
     jump_std: float = 0.0
     jump_common: bool = True
     dof: float = 0.0
+    source: Any = None
 
     @property
     def n_assets(self) -> int:
