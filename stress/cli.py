@@ -90,7 +90,7 @@ def _simulate(config: Path, paths: int | None, seed: int | None, objective: str)
 
     cfg = load_config(config)
     n_paths = cfg.simulation.paths if paths is None else paths
-    bar, tick = _progress_runner(n_paths)
+    bar, tick = _progress_runner(n_paths * (1 + len(cfg.scenarios)))  # scenarios rerun the paths
     if bar is None:
         return run(cfg, paths=paths, seed=seed, objective=objective)
     with bar:

@@ -101,12 +101,33 @@ def recommendation_counts(data: dict) -> str:
     return ", ".join(f"{mode} {n:,}" for mode, n in sorted(counts.items(), key=lambda x: -x[1]))
 
 
+def scenario_table(data: dict, k_port: int) -> Table:
+    """Compact: per scenario (base first) P(liq) and ES99 of each mode of portfolio `k_port`."""
+    port = data["portfolios"][k_port]
+    table = Table(
+        title=Text(f"{port['name']}: stress scenarios on the same paths"), title_justify="left"
+    )
+    table.add_column("scenario")
+    for mode in port["modes"]:
+        table.add_column(f"P(liq) {mode}", justify="right")
+        table.add_column(f"ES99 {mode}", justify="right")
+    runs = [("base", port)] + [(s["name"], s["portfolios"][k_port]) for s in data["scenarios"]]
+    for name, run in runs:
+        cells = [Text(name)]
+        for m in run["modes"].values():
+            cells += [Text(_cell("pct", m["p_liquidation"])), Text(_cell("money", m["es_99"]))]
+        table.add_row(*cells)
+    return table
+
+
 def print_comparison(console: Console, data: dict) -> None:
-    """The tables and verdict lines of a run's summary."""
+    """The tables and verdict lines of a run's summary (then its scenarios, if any)."""
     ports = data["portfolios"]
     if len(ports) > MANY_PORTFOLIOS:
         console.print(many_portfolios_table(data))
         console.print(Text(f"recommended mode across portfolios: {recommendation_counts(data)}"))
+        if data.get("scenarios"):
+            console.print(Text("scenarios: see summary.json, results.parquet or report.html"))
         return
     for port in ports:
         console.print(portfolio_table(data, port))
@@ -118,3 +139,5 @@ def print_comparison(console: Console, data: dict) -> None:
         console.print(
             Text("* best value, or tied with the best within the 95 % paired interval", style="dim")
         )
+    for k in range(len(ports)) if data.get("scenarios") else ():
+        console.print(scenario_table(data, k))
