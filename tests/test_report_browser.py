@@ -173,3 +173,40 @@ def test_many_portfolios_table_sorts_in_the_browser(browser, tmp_path):
     assert first == sorted(first, reverse=True) and len(first) == 3 * len(LEVERAGES)
     header.click()
     assert browser.execute_script(read) == sorted(first)
+
+
+def test_sweep_menu_switches_the_heat_maps_in_the_browser(browser, tmp_path):
+    from test_report_sweep import SIDES, grid_config
+
+    import stress
+
+    page = render_report(stress.run(grid_config(), paths=300))
+    open_report(browser, page, tmp_path / "report.html", "sweep-grid")
+    shown = (
+        "var gd = document.getElementById('sweep-p_liquidation');"
+        "return [gd.data.filter(function (t) { return t.visible === true; })"
+        ".map(function (t) { return t.hovertemplate; }),"
+        " gd.layout.coloraxis.cmax];"
+    )
+    before, _ = browser.execute_script(shown)
+    menu = browser.find_element("css selector", "#sweep-p_liquidation .updatemenu-header-group")
+    menu.click()
+    deadline = time.monotonic() + 5
+    while True:  # the list fades in
+        options = browser.find_elements(
+            "css selector", "#sweep-p_liquidation .updatemenu-dropdown-button"
+        )
+        if (options and all(o.is_displayed() for o in options)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    labels = [o.get_attribute("textContent") for o in options]
+    assert labels == [f"side.btc-short {s}" for s in SIDES]
+    current = next(s for s in SIDES if f"side.btc-short {s}" in before[0])
+    other = next(o for o, s in zip(options, SIDES, strict=True) if s != current)
+    other.click()
+    time.sleep(0.3)
+    after, cmax = browser.execute_script(shown)
+    assert len(after) == len(before) == 3 and after != before
+    assert all(f"side.btc-short {current}" not in t for t in after)
+    assert cmax > 0
+    assert not browser.execute_script("return window.__errors")

@@ -19,6 +19,8 @@ from stress.report import overview
 from stress.report import portfolio as P
 from stress.report import series as S
 from stress.report.fmt import MODE_BLURB, QUOTE, mode_colour, money, pct, price, script_json
+from stress.report.scenario_table import scenario_tables
+from stress.report.sweep_points import sweep_figures
 
 if TYPE_CHECKING:
     from stress.run import RunResult
@@ -89,7 +91,8 @@ def _header(result: RunResult, data: dict[str, Any]) -> dict[str, Any]:
     assets = []
     for name, a in result.config.model.assets.items():
         drift = f", drift {a.drift:+.0%}" if a.drift else ""
-        assets.append(f"{name} {price(a.price)} {QUOTE} (vol {a.vol:.0%}{drift})")
+        vol = "history" if a.vol is None else f"{a.vol:.0%}"  # bootstrap/replay: no vol
+        assets.append(f"{name} {price(a.price)} {QUOTE} (vol {vol}{drift})")
     names = [p["name"] for p in ports]
     return {
         "portfolios": names[0] if len(names) == 1 else f"{len(names):,} portfolios",
@@ -162,12 +165,17 @@ def render_report(result: RunResult, summary: dict[str, Any] | None = None) -> s
             "columns": cols,
             "rows": overview.table_rows(ports, shown, chosen, cols),
         }
-        figures.insert(0, table["map"])
+        sweep_figs, sweep_note = sweep_figures(data)
+        table["sweep_note"] = sweep_note
+        table["sweep_figures"] = sweep_figs
+        table["sweep_menu"] = any(f.layout.get("updatemenus") for f in sweep_figs)
+        figures[:0] = [*sweep_figs, table["map"]]
     return _ENV.get_template("report.html").render(
         run=data,
         header=_header(result, data),
         sections=sections,
         overview=table,
+        scenarios=scenario_tables(data, chosen),
         modes=[(m, mode_colour(m), MODE_BLURB.get(m, "")) for m in result.config.modes],
         figure_json=[(f.key, script_json(f.spec())) for f in figures],
         plotly_config=script_json(PLOTLY_CONFIG),
