@@ -126,15 +126,25 @@ def _tied_with_best(result: RunResult, books: list[int], metric: str, cache: dic
     ]
 
 
-def _rank(result: RunResult, books: list[int], objective: str, cache: dict) -> int:
-    """The recommended book: best objective, ties to p_liquidation, then expected loss."""
+def _rank(
+    result: RunResult, books: list[int], objective: str, cache: dict
+) -> tuple[int, list[tuple[str, list[int]]]]:
+    """The recommended book and how it was reached.
+
+    Best objective; ties (within noise) go to p_liquidation, then expected loss. The second
+    value lists, per criterion used, the books still tied after it: the last one decided.
+    """
     order = [objective] + [m for m in ("p_liquidation", "expected_loss") if m != objective]
     candidates = books
+    steps = []
     for metric in order:
+        before = candidates
         candidates = _tied_with_best(result, candidates, metric, cache)
+        steps.append((metric, before))
         if len(candidates) == 1:
-            return candidates[0]
-    return min(candidates, key=lambda k: tuple(result.metrics[k][m] for m in order))
+            return candidates[0], steps
+    best = min(candidates, key=lambda k: tuple(result.metrics[k][m] for m in order))
+    return best, steps
 
 
 def _whole_wallet(result: RunResult, k: int) -> bool:
@@ -142,22 +152,41 @@ def _whole_wallet(result: RunResult, k: int) -> bool:
     return result.metrics[k]["es_99"] >= WHOLE_WALLET * wallet
 
 
-def _headline(result: RunResult, rec: int, others: list[int], objective: str) -> str:
+_WHAT = {
+    "es_99": "the smallest tail loss (ES99, the mean loss in the worst 1 % of paths)",
+    "p_liquidation": "the lowest liquidation probability",
+    "expected_loss": "the smallest expected loss",
+}
+
+
+def _against(result: RunResult, metric: str, books: list[int]) -> str:
+    parts = [
+        f"{_fmt(metric, result.metrics[k][metric])} in {result.layout.books[k].mode}" for k in books
+    ]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _headline(result: RunResult, rec: int, others: list[int], steps: list) -> str:
+    """Why `rec` was chosen: the criterion that decided, and the ties before it."""
     mode = result.layout.books[rec].mode
+    objective = steps[0][0]
     value = result.metrics[rec][objective]
-    what = {
-        "es_99": "the smallest tail loss (ES99, the mean loss in the worst 1 % of paths)",
-        "p_liquidation": "the lowest liquidation probability",
-        "expected_loss": "the smallest expected loss",
-    }[objective]
     if not others:
         return f"{mode} is the only mode evaluated: {_LABEL[objective]} {_fmt(objective, value)}."
-    parts = [
-        f"{_fmt(objective, result.metrics[k][objective])} in {result.layout.books[k].mode}"
-        for k in others
-    ]
-    against = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"Choose {mode}: it has {what}, {_fmt(objective, value)} against {against}."
+    decided, pool = steps[-1]
+    rivals = [k for k in pool if k != rec]
+    reason = (
+        f"it has {_WHAT[decided]}, {_fmt(decided, result.metrics[rec][decided])} "
+        f"against {_against(result, decided, rivals)}"
+    )
+    if decided == objective:
+        return f"Choose {mode}: {reason}."
+    tied = [k for k in steps[1][1] if k != rec] if len(steps) > 1 else rivals
+    return (
+        f"Choose {mode}: its {_LABEL[objective]} ({_fmt(objective, value)}) is within "
+        f"statistical noise of {_against(result, objective, tied)}, and among those "
+        f"{reason}."
+    )
 
 
 def _tradeoff(result: RunResult, rec: int, others: list[int], cache: dict) -> str | None:
@@ -208,7 +237,7 @@ def portfolio_verdict(result: RunResult, k_port: int, objective: str = "es_99") 
     books = result.books_of(k_port)
     mode_of = {k: result.layout.books[k].mode for k in books}
     cache: dict = {}
-    rec = _rank(result, books, objective, cache)
+    rec, steps = _rank(result, books, objective, cache)
     others = [k for k in books if k != rec]
     comparisons = []
     for k in others:
@@ -219,7 +248,7 @@ def portfolio_verdict(result: RunResult, k_port: int, objective: str = "es_99") 
     return {
         "recommended": mode_of[rec],
         "objective": objective,
-        "headline": _headline(result, rec, others, objective),
+        "headline": _headline(result, rec, others, steps),
         "tradeoff": _tradeoff(result, rec, others, cache),
         "winners": {
             m: [mode_of[k] for k in _tied_with_best(result, books, m, cache)] for m in COMPARED

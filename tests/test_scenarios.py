@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from factories import two_asset_config
 
 import stress
 from stress.outputs import jsonable, write_outputs
 from stress.report.html import render_report
 from stress.run import market_rules, model_spec, time_grid
 from stress.scenarios import price_factor, scenario_rules, scenario_spec
-from tests.factories import two_asset_config
 
 S0 = 100.0
 LEVERAGES = (2.0, 5.0, 10.0, 20.0, 50.0)

@@ -77,6 +77,7 @@ def test_a_dominant_mode_wins_every_metric():
     )
     v = portfolio_verdict(fake, 0)
     assert v["recommended"] == "cross"
+    assert v["headline"].startswith("Choose cross: it has the smallest tail loss")
     assert v["winners"]["es_99"] == ["cross"]
     assert v["winners"]["p_liquidation"] == ["cross"]
     assert v["tradeoff"] is None  # nothing is safer from liquidation than the recommendation
@@ -95,6 +96,9 @@ def test_ties_within_noise_go_to_the_lower_liquidation_probability():
     assert set(v["winners"]["es_99"]) == {"isolated", "cross"}
     assert v["recommended"] == "cross"
     assert v["winners"]["p_liquidation"] == ["cross"]
+    # the headline names the criterion that decided, not a tail advantage that is only noise
+    assert "within statistical noise of" in v["headline"]
+    assert "the lowest liquidation probability" in v["headline"]
 
 
 def test_objective_changes_the_recommendation_and_tradeoff_names_the_cost():
