@@ -7,7 +7,8 @@ an isolated BTC long and short at 10x, 25x and 50x (Binance BTCUSDT brackets, no
 of 2022-2023 (each midnight UTC) through the same positions, on hourly closes too, so both
 sides see the market at the same resolution.
 
-``python -m stress.oos [--paths N]`` prints the table. Nothing here is tuned to the answer.
+``python -m stress.oos [--paths N] [--history FILE]``, run from the repository root (where the
+shipped ``data/`` is), prints the table. Nothing here is tuned to the answer.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import pandas as pd
 from stress.calibrate import calibrate
 from stress.run import run
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-BTC_FILE = DATA / "binance_spot_BTCUSDT_1h.csv.gz"
+BTC_FILE = Path("data") / "binance_spot_BTCUSDT_1h.csv.gz"
+"""The shipped hourly BTC history, relative to the repository root (where to run this from)."""
 TRAIN = ("2018-01-01", "2021-12-31")
 TEST = ("2022-01-01", "2023-12-31")
 LEVERAGES = (10, 25, 50)
@@ -142,8 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m stress.oos", description=summary)
     parser.add_argument("--paths", type=int, default=20_000, help="Monte Carlo paths per model")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--history", type=Path, default=BTC_FILE, help=f"hourly BTC prices (default {BTC_FILE})"
+    )
     args = parser.parse_args(argv)
-    print(format_table(out_of_sample_table(paths=args.paths, seed=args.seed)))
+    table = out_of_sample_table(btc_file=args.history, paths=args.paths, seed=args.seed)
+    print(format_table(table))
 
 
 if __name__ == "__main__":
