@@ -8,7 +8,8 @@ import numpy as np
 
 import stress
 from stress.margin.engine import evaluate_prices
-from stress.run import prepare
+from stress.paths import TimeGrid
+from stress.run import market_rules, prepare
 
 
 def one_asset_config(
@@ -115,7 +116,11 @@ def two_asset_config(**overrides) -> dict:
 
 
 def engine_on(cfg_dict: dict, prices: np.ndarray):
-    """Run the engine of a config on given prices: (layout, PathResults)."""
+    """Run the engine of a config on given prices: (layout, PathResults).
+
+    The funding schedule follows the prices' length, which may differ from the config's grid.
+    """
     cfg = stress.load_config(cfg_dict)
-    _, layout, rules, _ = prepare(cfg)
+    _, layout, _, grid = prepare(cfg)
+    rules = market_rules(cfg, TimeGrid(n_steps=prices.shape[1] - 1, dt=grid.dt))
     return layout, evaluate_prices(layout, rules, prices)

@@ -69,6 +69,11 @@ def mark_chunk(
     shape (n_paths, n_buckets, n_steps + 1). `skip=False` marks every step (same results).
     """
     prices = np.ascontiguousarray(prices, dtype=np.float64)
+    if prices.shape[1] != rules.funding.shape[0]:
+        # the kernels index funding by step without bounds checks
+        raise ValueError(
+            f"prices have {prices.shape[1]} steps but the funding schedule {rules.funding.shape[0]}"
+        )
     n_paths = prices.shape[0]
     shape = (n_paths, layout.n_buckets)
     liq_step = np.empty(shape, dtype=np.int32)
