@@ -397,3 +397,12 @@ def test_thread_count_does_not_change_results():
     assert default >= 1
     for name in ("final_equity", "first_liq_step", "bad_debt", "pos_liquidated", "pos_triggered"):
         np.testing.assert_array_equal(getattr(one.results, name), getattr(many.results, name))
+
+
+def test_prices_must_match_the_funding_schedule():
+    from stress.margin.engine import mark_chunk
+    from stress.run import prepare
+
+    _, layout, rules, grid = prepare(stress.load_config(two_asset_config()))
+    with pytest.raises(ValueError, match="funding schedule"):
+        mark_chunk(layout, rules, PAIR_PATHS[:2, : grid.n_steps])
