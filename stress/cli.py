@@ -6,7 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from stress.errors import ConfigError
 from stress.tables import print_comparison
+
+if TYPE_CHECKING:
+    from stress.config import Config
 
 app = typer.Typer(
     add_completion=False,
@@ -84,11 +87,10 @@ def _check_out_dir(target: Path) -> None:
             return
 
 
-def _simulate(config: Path, paths: int | None, seed: int | None, objective: str):
-    from stress.config import load_config
+def _simulate(cfg: Config, paths: int | None, seed: int | None, objective: str):
+    """Run a loaded config, with a progress bar on a terminal."""
     from stress.run import run
 
-    cfg = load_config(config)
     n_paths = cfg.simulation.paths if paths is None else paths
     bar, tick = _progress_runner(n_paths * (1 + len(cfg.scenarios)))  # scenarios rerun the paths
     if bar is None:
@@ -116,9 +118,10 @@ def run_cmd(
     cfg = load_config(config)
     target = out_dir if out_dir is not None else Path("reports") / cfg.name
     _check_out_dir(target)
-    result = _simulate(config, paths, seed, objective)
-    written = write_outputs(result, target)
-    print_comparison(out, result.to_dict())
+    result = _simulate(cfg, paths, seed, objective)
+    data = result.to_dict()
+    written = write_outputs(result, target, data)
+    print_comparison(out, data)
     err.print(f"wrote {', '.join(str(p) for p in written.values())}")
 
 
@@ -131,10 +134,11 @@ def compare_cmd(
     objective: ObjectiveOpt = "es_99",
 ):
     """The margin modes side by side for each portfolio (same paths for every mode)."""
+    from stress.config import load_config
     from stress.outputs import jsonable
 
     _check_overrides(paths, seed, objective)
-    result = _simulate(config, paths, seed, objective)
+    result = _simulate(load_config(config), paths, seed, objective)
     data = result.to_dict()
     if as_json:
         print(json.dumps(jsonable(data), allow_nan=False, indent=2))

@@ -43,8 +43,9 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def summary_json(result: RunResult) -> str:
-    return json.dumps(jsonable(result.to_dict()), indent=2, allow_nan=False) + "\n"
+def summary_json(result: RunResult, summary: dict[str, Any] | None = None) -> str:
+    data = result.to_dict() if summary is None else summary
+    return json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n"
 
 
 def results_parquet(result: RunResult) -> bytes:
@@ -53,13 +54,19 @@ def results_parquet(result: RunResult) -> bytes:
     return buf.getvalue()
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write summary.json, results.parquet and report.html into `out_dir` atomically."""
+def write_outputs(
+    result: RunResult, out_dir: str | Path, summary: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """Write summary.json, results.parquet and report.html into `out_dir` atomically.
+
+    `summary` is the run's `to_dict()` if the caller already has it.
+    """
     out_dir = Path(out_dir)
+    summary = result.to_dict() if summary is None else summary
     blobs = {
-        "summary.json": summary_json(result).encode("utf-8"),
+        "summary.json": summary_json(result, summary).encode("utf-8"),
         "results.parquet": results_parquet(result),
-        "report.html": render_report(result).encode("utf-8"),
+        "report.html": render_report(result, summary).encode("utf-8"),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     temps: dict[str, str] = {}

@@ -201,10 +201,7 @@ class RunResult:
         """The "portfolios" list of summary.json for this run."""
         ports = []
         for k_port, port in enumerate(self.portfolios):
-            modes = {}
-            for book, m in zip(self.layout.books, self.metrics, strict=True):
-                if book.portfolio == k_port:
-                    modes[book.mode] = m
+            modes = {self.layout.books[k].mode: self.metrics[k] for k in self.books_of(k_port)}
             ports.append(
                 {
                     "name": port.name,
@@ -225,12 +222,24 @@ def keep_paths_for(layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES)
     return max(BLOCK_PATHS, budget_bytes // per_path // BLOCK_PATHS * BLOCK_PATHS)
 
 
-def _book_metrics(result: RunResult) -> list[dict[str, Any]]:
-    layout, res, cfg, stats = result.layout, result.results, result.config, result.stats
-    exact = result.kept_paths == result.paths
-    loss = res.loss(layout)
+def _liquidation_prices(
+    cfg: Config, portfolios: list[ResolvedPortfolio], layout: Layout
+) -> list[dict[str, float | None]]:
+    """Closed-form liquidation prices at today's marks, per book (the same in every scenario)."""
     marks = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
     tables = market_tables(cfg)
+    return [
+        portfolio_liquidation_prices(portfolios[book.portfolio], book.mode, marks, tables)
+        for book in layout.books
+    ]
+
+
+def _book_metrics(
+    result: RunResult, liquidation_prices: list[dict[str, float | None]]
+) -> list[dict[str, Any]]:
+    layout, res, stats = result.layout, result.results, result.stats
+    exact = result.kept_paths == result.paths
+    loss = res.loss(layout) if exact else None
     out = []
     for k, book in enumerate(layout.books):
         port = result.portfolios[book.portfolio]
@@ -248,7 +257,7 @@ def _book_metrics(result: RunResult) -> list[dict[str, Any]]:
         first = layout.book_first_position[k]
         cols = slice(first, first + len(book.positions))
         probs = stats.pos_liq[cols] / stats.n
-        prices = portfolio_liquidation_prices(port, book.mode, marks, tables)
+        prices = liquidation_prices[k]
         by_id = {p.id: (p, float(q)) for p, q in zip(book.positions, probs, strict=True)}
         m["positions"] = {
             p.id: {
@@ -288,7 +297,8 @@ def run(
     chunk_paths = chunk_paths or cfg.simulation.chunk_paths
     prepared = prepare(cfg)
     spec = model_spec(cfg)
-    args = (n_paths, seed, chunk_paths, progress, objective)
+    liq_prices = _liquidation_prices(cfg, prepared[0], prepared[1])
+    args = (liq_prices, n_paths, seed, chunk_paths, progress, objective)
     result = _simulate(cfg, prepared, spec, None, KEEP_BYTES, *args)
     # Each scenario is a whole run on the base run's seed and path blocks (common random
     # numbers); they share the per-path memory budget so that it stays at most twice the base's.
@@ -308,6 +318,7 @@ def _simulate(
     spec: ModelSpec,
     scenario: Scenario | None,
     keep_budget: int,
+    liquidation_prices: list[dict[str, float | None]],
     n_paths: int,
     seed: int,
     chunk_paths: int | None,
@@ -355,7 +366,7 @@ def _simulate(
         scenario="base" if scenario is None else scenario.name,
         description="" if scenario is None else describe(cfg, scenario),
     )
-    result.metrics = _book_metrics(result)
+    result.metrics = _book_metrics(result, liquidation_prices)
     result.verdicts = [
         portfolio_verdict(result, k, objective) for k in range(len(result.portfolios))
     ]
