@@ -218,6 +218,7 @@ def book_metrics(
     final_equity: np.ndarray,
     initial_wallet: float,
     step_hours: float,
+    fees_paid: np.ndarray | None = None,
 ) -> dict:
     """The SPEC section 3 metrics of one book (one portfolio under one mode).
 
@@ -228,26 +229,35 @@ def book_metrics(
     first_liq_step : ndarray (n_paths,) int
         Step of the book's first liquidation on each path, -1 if none.
     bad_debt : ndarray (n_paths,) float64
-        Bad debt (>= 0) per path, summed over the book's buckets.
+        Bad debt (>= 0) per path, summed over the book's buckets: the deficit the venue absorbs
+        at each liquidation, ``max(0, -equity)`` before the fee.
     final_equity : ndarray (n_paths,) float64
         What the trader holds at the horizon.
     initial_wallet : float
         The portfolio's wallet; ruin means final equity <= 1 % of it.
     step_hours : float
         Length of one step in hours; a liquidation at step s happened s * step_hours in.
+    fees_paid : ndarray (n_paths,) float64, optional
+        Liquidation fees paid per path; gives ``fees_paid_mean`` when passed.
 
     Returns
     -------
     dict
         ``p_liquidation``, ``p_liquidation_ci`` ([lo, hi], 95 % Wilson), ``p_liquidation_se``,
         ``p_ruin``, ``expected_loss``, ``var_95``, ``var_99``, ``var_999``, ``es_95``,
-        ``es_99``, ``es_999``, ``bad_debt_mean``, ``bad_debt_max`` and
+        ``es_99``, ``es_999``, ``bad_debt_mean``, ``bad_debt_max``, ``fees_paid_mean`` (with
+        `fees_paid`) and
         ``time_to_liquidation_hours`` ({p10, p50, p90} over the paths that liquidate, linear
         interpolation between observed times; None if no path does). Plain Python types only.
         The per-position block of the summary is the caller's: see `position_probabilities`.
     """
+    arrays = {"fees_paid": fees_paid} if fees_paid is not None else {}
     n = _check_paths(
-        loss=loss, first_liq_step=first_liq_step, bad_debt=bad_debt, final_equity=final_equity
+        loss=loss,
+        first_liq_step=first_liq_step,
+        bad_debt=bad_debt,
+        final_equity=final_equity,
+        **arrays,
     )
     losses = np.sort(np.asarray(loss, dtype=np.float64))
     steps = np.asarray(first_liq_step)
@@ -272,6 +282,8 @@ def book_metrics(
         out[f"es_{tag}"] = _es_sorted(losses, a)
     out["bad_debt_mean"] = float(debt.mean())
     out["bad_debt_max"] = float(debt.max())
+    if fees_paid is not None:
+        out["fees_paid_mean"] = float(np.mean(np.asarray(fees_paid, dtype=np.float64)))
     if k == 0:
         out["time_to_liquidation_hours"] = None
     else:

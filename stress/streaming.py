@@ -33,6 +33,7 @@ class StreamStats:
     sum_loss: np.ndarray  # (K,) float64
     sum_bad: np.ndarray  # (K,) float64
     max_bad: np.ndarray  # (K,) float64
+    sum_fees: np.ndarray  # (K,) float64
     pos_liq: np.ndarray  # (P,) int64
     pos_trig: np.ndarray  # (P,) int64
     ttl_hist: np.ndarray  # (K, n_steps + 1) int64: first-liquidation step counts
@@ -52,6 +53,7 @@ class StreamStats:
             sum_loss=np.zeros(k),
             sum_bad=np.zeros(k),
             max_bad=np.zeros(k),
+            sum_fees=np.zeros(k),
             pos_liq=np.zeros(p, dtype=np.int64),
             pos_trig=np.zeros(p, dtype=np.int64),
             ttl_hist=np.zeros((k, n_steps + 1), dtype=np.int64),
@@ -68,6 +70,7 @@ class StreamStats:
             chunk.loss(layout),
             chunk.first_liq_step,
             chunk.bad_debt,
+            chunk.fees_paid,
             chunk.final_equity,
             self.ruin_level,
             self.loss_scale,
@@ -76,6 +79,7 @@ class StreamStats:
             self.sum_loss,
             self.sum_bad,
             self.max_bad,
+            self.sum_fees,
             self.ttl_hist,
             self.loss_count,
             self.loss_sum,
@@ -149,6 +153,7 @@ def stream_book_metrics(stats: StreamStats, k: int, step_hours: float) -> dict:
         out[f"es_{tag}"] = tails[tag][1]
     out["bad_debt_mean"] = float(stats.sum_bad[k] / n)
     out["bad_debt_max"] = float(stats.max_bad[k])
+    out["fees_paid_mean"] = float(stats.sum_fees[k] / n)
     out["time_to_liquidation_hours"] = _ttl_quantiles(stats.ttl_hist[k], step_hours)
     out["loss_resolution"] = float(2.0 * stats.loss_scale[k] / LOSS_BINS)
     return out

@@ -52,6 +52,7 @@ def reference(cfg_dict, prices):
             final = np.zeros(n_paths)
             first = np.full(n_paths, -1)
             bad = np.zeros(n_paths)
+            fees = np.zeros(n_paths)
             liq = {p.id: np.zeros(n_paths, dtype=bool) for p in port.positions}
             for i in range(n_paths):
                 total = free
@@ -87,9 +88,10 @@ def reference(cfg_dict, prices):
                             for p, n in zip(members, notionals, strict=True)
                         )
                         if equity <= mm:
-                            after = equity - fee * sum(notionals)
-                            kept = max(0.0, after)
-                            bad[i] += max(0.0, -after)
+                            charge = fee * sum(notionals)
+                            kept = max(0.0, equity - charge)
+                            bad[i] += max(0.0, -equity)  # the deficit, before the fee
+                            fees[i] += min(charge, max(0.0, equity))
                             first[i] = t if first[i] < 0 else min(first[i], t)
                             for p in members:
                                 liq[p.id][i] = True
@@ -101,6 +103,7 @@ def reference(cfg_dict, prices):
                 "loss": initial - final,
                 "first_liq_step": first,
                 "bad_debt": bad,
+                "fees_paid": fees,
                 "pos_liquidated": liq,
             }
     return out

@@ -32,6 +32,7 @@ SPEC_MODE_KEYS = {
     "es_999",
     "bad_debt_mean",
     "bad_debt_max",
+    "fees_paid_mean",
     "time_to_liquidation_hours",
     "positions",
 }

@@ -156,14 +156,41 @@ def test_gap_through_liquidation_price_records_bad_debt_and_fee():
     iso, cross = 0, 1
     q = 100.0
     equity_iso = 1_000.0 + q * (80.0 - 100.0)  # -1,000
-    after_iso = equity_iso - fee * q * 80.0
     assert res.first_liq_step[0, iso] == 2
-    assert res.bad_debt[0, iso] == pytest.approx(-after_iso)
+    # the deficit the venue absorbs is the negative equity; the 80 USDT fee is simply not paid
+    assert res.bad_debt[0, iso] == pytest.approx(-equity_iso)
+    assert res.fees_paid[0, iso] == 0.0
     assert res.final_equity[0, iso] == pytest.approx(9_000.0)  # the free balance is untouched
     # cross with the whole 10,000 wallet is not liquidated and recovers by the horizon
     assert res.first_liq_step[0, cross] == -1
     assert res.final_equity[0, cross] == pytest.approx(10_000.0 + q * 20.0)
     assert res.bad_debt[0, cross] == 0.0
+    assert res.fees_paid[0, cross] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("fee", "low", "kept", "fee_paid", "bad"),
+    [
+        # 100 long at 100 with 1,000 margin, mmr 0.5 %; liquidated at the step priced `low`.
+        # 0.2 % fee, 90.4: equity 1,000 - 960 = 40 <= maintenance 45.2; fee 18.08 -> kept 21.92
+        (0.002, 90.4, 21.92, 18.08, 0.0),
+        # 1 % fee, 90.2: equity 20 <= maintenance 45.1; the fee 90.2 takes all 20, kept 0
+        (0.01, 90.2, 0.0, 20.0, 0.0),
+        # 1 % fee, 89: equity -100 -> nothing kept, no fee, bad debt 100 (not 100 + unpaid 89)
+        (0.01, 89.0, 0.0, 0.0, 100.0),
+    ],
+)
+def test_liquidation_splits_equity_into_kept_fee_and_bad_debt(fee, low, kept, fee_paid, bad):
+    cfg = one_asset_config(fee=fee, modes=("isolated",))
+    prices = np.array([100.0, low, 100.0])[None, :, None]
+    _, res = engine_on(cfg, prices)
+    assert res.first_liq_step[0, 0] == 1
+    assert res.final_equity[0, 0] == pytest.approx(9_000.0 + kept, rel=1e-12)
+    assert res.fees_paid[0, 0] == pytest.approx(fee_paid, rel=1e-12, abs=1e-9)
+    assert res.bad_debt[0, 0] == pytest.approx(bad, rel=1e-12, abs=1e-9)
+    # equity at the close = kept + fee paid - bad debt: nothing created or lost
+    equity = 1_000.0 + 100.0 * (low - 100.0)
+    assert kept + fee_paid - bad == pytest.approx(equity, rel=1e-12)
 
 
 def test_liquidation_is_checked_at_step_zero():
@@ -207,6 +234,7 @@ def test_engine_matches_the_spec_reference(positions, wallet_factor):
         np.testing.assert_allclose(res.final_equity[:, k], r["final_equity"], rtol=1e-10, atol=1e-6)
         np.testing.assert_array_equal(res.first_liq_step[:, k], r["first_liq_step"])
         np.testing.assert_allclose(res.bad_debt[:, k], r["bad_debt"], rtol=1e-10, atol=1e-6)
+        np.testing.assert_allclose(res.fees_paid[:, k], r["fees_paid"], rtol=1e-10, atol=1e-6)
         first = layout.book_first_position[k]
         for j, p in enumerate(book.positions):
             np.testing.assert_array_equal(
@@ -395,7 +423,14 @@ def test_thread_count_does_not_change_results():
         numba.set_num_threads(default)
     many = stress.run(cfg, paths=700)
     assert default >= 1
-    for name in ("final_equity", "first_liq_step", "bad_debt", "pos_liquidated", "pos_triggered"):
+    for name in (
+        "final_equity",
+        "first_liq_step",
+        "bad_debt",
+        "fees_paid",
+        "pos_liquidated",
+        "pos_triggered",
+    ):
         np.testing.assert_array_equal(getattr(one.results, name), getattr(many.results, name))
 
 

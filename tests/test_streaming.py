@@ -29,7 +29,7 @@ def test_streamed_metrics_match_exact_ones(monkeypatch):
         for key in ("p_liquidation", "p_ruin", "p_liquidation_se", "bad_debt_max"):
             assert s[key] == e[key]
         assert s["p_liquidation_ci"] == e["p_liquidation_ci"]
-        for key in ("expected_loss", "bad_debt_mean"):
+        for key in ("expected_loss", "bad_debt_mean", "fees_paid_mean"):
             assert s[key] == pytest.approx(e[key], rel=1e-9, abs=1e-9)
         assert (s["time_to_liquidation_hours"] is None) == (e["time_to_liquidation_hours"] is None)
         if e["time_to_liquidation_hours"]:

@@ -17,6 +17,7 @@ def books_from_buckets_nb(
     liq_step,
     value,
     bad,
+    fees,
     trigger,
     bucket_book,
     bucket_start,
@@ -25,24 +26,27 @@ def books_from_buckets_nb(
     out_equity,
     out_first,
     out_bad,
+    out_fees,
     out_pos_liq,
     out_pos_trig,
 ):
     """Per-bucket results (n_paths, B) -> per-book (n_paths, K) and per-position (n_paths, P).
 
-    A book's equity is its free balance plus its buckets' values, its bad debt their sum, its
-    first liquidation the earliest of its buckets' (-1 if none).
+    A book's equity is its free balance plus its buckets' values, its bad debt and fees paid
+    their sums, its first liquidation the earliest of its buckets' (-1 if none).
     """
     n_paths, n_buckets = liq_step.shape
     for i in prange(n_paths):
         for k in range(book_free.shape[0]):
             out_equity[i, k] = book_free[k]
             out_bad[i, k] = 0.0
+            out_fees[i, k] = 0.0
             out_first[i, k] = -1
         for b in range(n_buckets):
             k = bucket_book[b]
             out_equity[i, k] += value[i, b]
             out_bad[i, k] += bad[i, b]
+            out_fees[i, k] += fees[i, b]
             s = liq_step[i, b]
             if s >= 0 and (out_first[i, k] < 0 or s < out_first[i, k]):
                 out_first[i, k] = s
@@ -56,6 +60,7 @@ def accumulate_nb(
     loss,
     first_step,
     bad,
+    fees,
     equity,
     ruin_level,
     loss_scale,
@@ -64,6 +69,7 @@ def accumulate_nb(
     sum_loss,
     sum_bad,
     max_bad,
+    sum_fees,
     ttl_hist,
     loss_count,
     loss_sum,
@@ -81,6 +87,7 @@ def accumulate_nb(
             x = loss[i, k]
             sum_loss[k] += x
             sum_bad[k] += bad[i, k]
+            sum_fees[k] += fees[i, k]
             if bad[i, k] > max_bad[k]:
                 max_bad[k] = bad[i, k]
             if equity[i, k] <= ruin_level[k]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,7 +32,8 @@ class PathResults:
 
     final_equity: np.ndarray  # float64
     first_liq_step: np.ndarray  # int32, -1 = never liquidated
-    bad_debt: np.ndarray  # float64
+    bad_debt: np.ndarray  # float64: deficits absorbed by the venue, summed over the buckets
+    fees_paid: np.ndarray  # float64: liquidation fees paid, summed over the buckets
     pos_liquidated: np.ndarray  # bool, per position of the layout
     pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
 
@@ -42,6 +44,7 @@ class PathResults:
             final_equity=np.empty((n_paths, k)),
             first_liq_step=np.empty((n_paths, k), dtype=np.int32),
             bad_debt=np.empty((n_paths, k)),
+            fees_paid=np.empty((n_paths, k)),
             pos_liquidated=np.empty((n_paths, p), dtype=bool),
             pos_triggered=np.empty((n_paths, p), dtype=bool),
         )
@@ -59,14 +62,24 @@ def market_tuple(rules: MarketRules, n_times: int) -> tuple:
     return (rules.funding, rules.liquidation_fee, steps, block_funding)
 
 
+class BucketResults(NamedTuple):
+    """Per-bucket outcome of one chunk, every array shaped (n_paths, n_buckets)."""
+
+    liq_step: np.ndarray  # int32, -1 = never liquidated
+    value: np.ndarray  # float64: equity at the horizon, or what the trader keeps
+    bad_debt: np.ndarray  # float64: max(0, -equity) at the close
+    fees_paid: np.ndarray  # float64: liquidation fee paid
+    trigger: np.ndarray  # int32: position whose move lost the most at the liquidation, or -1
+
+
 def mark_chunk(
     layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bool = False, skip: bool = True
 ):
     """Run the kernel on one chunk.
 
-    Returns per-bucket arrays (n_paths, n_buckets): liquidation step, value kept, bad debt and
-    trigger position; with `trace`, also every bucket's value at every step,
-    shape (n_paths, n_buckets, n_steps + 1). `skip=False` marks every step (same results).
+    Returns a `BucketResults`; with `trace`, the pair (BucketResults, every bucket's value at
+    every step, shape (n_paths, n_buckets, n_steps + 1)). `skip=False` marks every step (same
+    results).
     """
     prices = np.ascontiguousarray(prices, dtype=np.float64)
     if prices.shape[1] != rules.funding.shape[0]:
@@ -79,6 +92,7 @@ def mark_chunk(
     liq_step = np.empty(shape, dtype=np.int32)
     value = np.empty(shape)
     bad = np.empty(shape)
+    fees = np.empty(shape)
     trigger = np.empty(shape, dtype=np.int32)
     values = np.empty((*shape, prices.shape[1]) if trace else (0, 0, 0))
     mark_buckets_nb(
@@ -92,17 +106,23 @@ def mark_chunk(
             layout.bucket_end,
             layout.bucket_collateral,
         ),
-        (layout.tier_cap, layout.tier_mmr, layout.tier_amount, layout.tier_count),
+        (
+            layout.tier_cap,
+            layout.tier_mmr,
+            layout.tier_amount,
+            layout.tier_count,
+            layout.tier_convex,
+        ),
         skip,
         liq_step,
         value,
         bad,
+        fees,
         trigger,
         values,
     )
-    if trace:
-        return liq_step, value, bad, trigger, values
-    return liq_step, value, bad, trigger
+    out = BucketResults(liq_step, value, bad, fees, trigger)
+    return (out, values) if trace else out
 
 
 def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) -> np.ndarray:
@@ -110,21 +130,20 @@ def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) ->
 
     Meant for a small sample of paths (fan charts): it holds every step of every bucket.
     """
-    values = mark_chunk(layout, rules, prices, trace=True)[4]
+    values = mark_chunk(layout, rules, prices, trace=True)[1]
     equity = np.add.reduceat(values, layout.book_first_bucket, axis=1)
     equity += layout.book_free[None, :, None]
     return equity
 
 
-def books_from_buckets(
-    layout: Layout, liq_step, value, bad, trigger, out: PathResults, rows: slice
-):
+def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults, rows: slice):
     """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
     books_from_buckets_nb(
-        liq_step,
-        value,
-        bad,
-        trigger,
+        buckets.liq_step,
+        buckets.value,
+        buckets.bad_debt,
+        buckets.fees_paid,
+        buckets.trigger,
         layout.bucket_book,
         layout.bucket_start,
         layout.bucket_end,
@@ -132,6 +151,7 @@ def books_from_buckets(
         out.final_equity[rows],
         out.first_liq_step[rows],
         out.bad_debt[rows],
+        out.fees_paid[rows],
         out.pos_liquidated[rows],
         out.pos_triggered[rows],
     )
@@ -166,7 +186,7 @@ def evaluate(
     for first, prices in chunks:
         m = prices.shape[0]
         chunk = PathResults.empty(m, layout)
-        books_from_buckets(layout, *mark_chunk(layout, rules, prices), chunk, slice(0, m))
+        books_from_buckets(layout, mark_chunk(layout, rules, prices), chunk, slice(0, m))
         if on_chunk is not None:
             on_chunk(chunk)
         if first < keep:

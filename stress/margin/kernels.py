@@ -6,13 +6,18 @@ cannot draw on anything else and the free balance is constant, so each (path, bu
 marked through time on its own and stops at its liquidation.
 
 Skipping safe stretches. A bucket's margin surplus, equity minus maintenance, is a sum over its
-positions of ``q (S - E) - maintenance(|q| S)``: each term is concave in its price (linear minus
-a convex, piecewise-linear maintenance), so over a stretch of steps its minimum lies at the
-stretch's lowest or highest price. With the lows and highs of every asset precomputed once per
-path (whole path, groups of blocks, blocks of `BLOCK` steps), a bucket whose lower bound stays
-above zero cannot be liquidated there and is not marked step by step; only funding boundaries in the
-stretch are evaluated, exactly, so every number equals the step-by-step result bit for bit.
-Pass ``skip=False`` for the plain step-by-step path (the tests compare the two).
+positions of ``q (S - E) - maintenance(|q| S)``. Each term is linear in its price between tier
+caps, so over a stretch of steps its minimum lies at the stretch's lowest or highest price or at
+a cap inside that range (the value at the cap, in the lower tier, or the limit just above it, in
+the upper tier). Where a market's maintenance is continuous at its caps with rates that never
+fall (every table whose amounts are derived by continuity, and Binance's), maintenance is convex,
+the term concave, and the caps need not be looked at; tables with jumps at the caps (amounts
+given by hand, OKX-style ``notional * mmr`` tables) have every cap in range evaluated. With the
+lows and highs of every asset precomputed once per path (whole path, groups of blocks, blocks of
+`BLOCK` steps), a bucket whose lower bound stays above zero cannot be liquidated there and is not
+marked step by step; only funding boundaries in the stretch are evaluated, exactly, so every
+number equals the step-by-step result bit for bit, for every table the config accepts. Pass
+``skip=False`` for the plain step-by-step path (the tests compare the two).
 
 Set STRESS_NUMBA_CACHE=0 to compile without the on-disk cache.
 """
@@ -39,7 +44,7 @@ SAFETY = 1e-9
 @njit(cache=CACHE, inline="always")
 def maintenance_nb(notional, asset, tiers):
     """Maintenance margin of one position: notional * mmr - amount of the tier it falls in."""
-    cap, mmr, amount, count = tiers
+    cap, mmr, amount, count = tiers[0], tiers[1], tiers[2], tiers[3]
     last = count[asset] - 1
     i = 0
     while i < last and notional > cap[asset, i]:
@@ -75,16 +80,45 @@ def surplus_parts_nb(prices, t, start, end, book, tiers):
 
 
 @njit(cache=CACHE, inline="always")
+def lowest_at_caps_nb(q, entry, lo, hi, a, tiers):
+    """Lowest ``q (S - E) - maintenance(|q| S)`` at the tier caps with |q| lo <= cap < |q| hi.
+
+    At each such cap the term takes the lower tier's value and, just above the cap, tends to
+    the upper tier's; both are candidates when maintenance jumps there. Returns inf if no cap
+    lies in range.
+    """
+    cap, mmr, amount, count = tiers[0], tiers[1], tiers[2], tiers[3]
+    size = abs(q)
+    n_lo = size * lo
+    n_hi = size * hi
+    out = np.inf
+    for i in range(count[a] - 1):
+        c = cap[a, i]
+        if c >= n_hi:
+            break
+        if c >= n_lo:
+            linear = q * (c / size - entry)
+            below = linear - (c * mmr[a, i] - amount[a, i])
+            above = linear - (c * mmr[a, i + 1] - amount[a, i + 1])
+            out = min(out, below, above)
+    return out
+
+
+@njit(cache=CACHE, inline="always")
 def lowest_surplus_nb(lo, hi, start, end, book, tiers):
     """A lower bound of sum(q (S - E) - maintenance) over the price box [lo, hi] per asset."""
     pos_asset, pos_qty, pos_entry = book[0], book[1], book[2]
+    convex = tiers[4]
     total = 0.0
     for p in range(start, end):
         a = pos_asset[p]
         q = pos_qty[p]
         at_lo = q * (lo[a] - pos_entry[p]) - maintenance_nb(abs(q) * lo[a], a, tiers)
         at_hi = q * (hi[a] - pos_entry[p]) - maintenance_nb(abs(q) * hi[a], a, tiers)
-        total += min(at_lo, at_hi)
+        lowest = min(at_lo, at_hi)
+        if not convex[a]:
+            lowest = min(lowest, lowest_at_caps_nb(q, pos_entry[p], lo[a], hi[a], a, tiers))
+        total += lowest
     return total
 
 
@@ -139,8 +173,11 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     """Mark bucket `b` along one path.
 
     The bucket is liquidated at the first step where collateral + unrealised PnL - funding paid
-    <= maintenance (step 0 included); it then keeps max(0, equity - fee * notional) and the rest
-    is bad debt. Funding is charged at each interval boundary before that step's check.
+    <= maintenance (step 0 included). At the close the trader keeps max(0, equity - fee *
+    notional); the fee is paid out of what equity there is, min(fee * notional, max(0, equity));
+    bad debt is the deficit the venue absorbs, max(0, -equity), before the fee (a fee the bucket
+    cannot pay is forgone, not bad debt). Funding is charged at each interval boundary before
+    that step's check.
 
     Parameters
     ----------
@@ -150,14 +187,15 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
         funding is nonzero; block_funding (n_blocks + 1,) int64: index in funding_steps of
         each block's first one)
     book : (pos_asset, pos_qty, pos_entry, bucket_start, bucket_end, bucket_collateral)
-    tiers : (tier_cap, tier_mmr, tier_amount, tier_count), shapes (A, T) and (A,)
+    tiers : (tier_cap, tier_mmr, tier_amount, tier_count, tier_convex), shapes (A, T) and (A,);
+        tier_convex[a] is True where maintenance is continuous with non-decreasing rates
     lo, hi : ndarray (n_rows, n_assets): lows and highs from `price_extremes_nb`
     skip : bool, skip stretches that provably cannot liquidate
     trace : ndarray (n_steps + 1,) to record the bucket's value at every step, or empty
 
     Returns
     -------
-    (liquidation step or -1, value kept, bad debt, trigger position or -1)
+    (liquidation step or -1, value kept, bad debt, fee paid, trigger position or -1)
     """
     funding, liquidation_fee, block_funding = market[0], market[1], market[3]
     start, end, collateral = book[3][b], book[4][b], book[5][b]
@@ -173,7 +211,7 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     ):
         paid = pay_stretch_nb(prices, 0, block_funding[n_blocks], paid, b, market, book)
         pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, book, tiers)
-        return -1, (collateral - paid) + pnl, 0.0, -1
+        return -1, (collateral - paid) + pnl, 0.0, 0.0, -1
     for g in range(n_groups):
         j0 = g * GROUP
         j1 = min(j0 + GROUP, n_blocks)
@@ -199,13 +237,15 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
                 if recording:
                     trace[t] = equity
                 if equity <= maint:
-                    after = equity - liquidation_fee * notional
-                    kept = max(after, 0.0)
+                    fee = liquidation_fee * notional
+                    kept = max(equity - fee, 0.0)
                     if recording:
                         trace[t:] = kept
-                    return t, kept, kept - after, trigger_nb(prices, t, start, end, book)
+                    fee_paid = min(fee, max(equity, 0.0))
+                    bad = max(-equity, 0.0)
+                    return t, kept, bad, fee_paid, trigger_nb(prices, t, start, end, book)
     pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, book, tiers)
-    return -1, (collateral - paid) + pnl, 0.0, -1
+    return -1, (collateral - paid) + pnl, 0.0, 0.0, -1
 
 
 @njit(cache=CACHE, inline="always")
@@ -240,7 +280,17 @@ def price_extremes_nb(path, lo, hi):
 
 @njit(cache=CACHE, parallel=True)
 def mark_buckets_nb(
-    prices, market, book, tiers, skip, out_liq_step, out_value, out_bad_debt, out_trigger, out_trace
+    prices,
+    market,
+    book,
+    tiers,
+    skip,
+    out_liq_step,
+    out_value,
+    out_bad_debt,
+    out_fees,
+    out_trigger,
+    out_trace,
 ):
     """Mark every bucket along every path of a chunk.
 
@@ -252,7 +302,9 @@ def mark_buckets_nb(
     out_liq_step : ndarray (n_paths, n_buckets) int32, written: liquidation step or -1
     out_value : ndarray (n_paths, n_buckets) float64, written: equity at the horizon, or what the
         trader keeps after liquidation
-    out_bad_debt : ndarray (n_paths, n_buckets) float64, written: loss beyond the collateral
+    out_bad_debt : ndarray (n_paths, n_buckets) float64, written: the deficit at the close,
+        max(0, -equity), before the fee
+    out_fees : ndarray (n_paths, n_buckets) float64, written: liquidation fee paid (0 if none)
     out_trigger : ndarray (n_paths, n_buckets) int32, written: position whose move lost the most
         at the liquidation, -1 where the bucket survives
     out_trace : ndarray (n_paths, n_buckets, n_steps + 1) float64 to record every bucket's value
@@ -271,10 +323,11 @@ def mark_buckets_nb(
         price_extremes_nb(path, lo, hi)
         for b in range(n_buckets):
             trace = out_trace[i, b] if record else no_trace
-            step, value, bad, trigger = mark_bucket_nb(
+            step, value, bad, fee, trigger = mark_bucket_nb(
                 path, b, market, book, tiers, lo, hi, skip, trace
             )
             out_liq_step[i, b] = step
             out_value[i, b] = value
             out_bad_debt[i, b] = bad
+            out_fees[i, b] = fee
             out_trigger[i, b] = trigger

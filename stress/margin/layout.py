@@ -49,6 +49,7 @@ class Layout:
     tier_mmr: np.ndarray  # (A, T) float64
     tier_amount: np.ndarray  # (A, T) float64
     tier_count: np.ndarray  # (A,) int64
+    tier_convex: np.ndarray  # (A,) bool: maintenance continuous at the caps, rates never falling
 
     @property
     def n_books(self) -> int:
@@ -75,18 +76,39 @@ def _buckets_for(positions: tuple[ResolvedPosition, ...], mode: str, wallet: flo
     return buckets, rest
 
 
+CONTINUITY = 1e-12
+"""Largest jump in maintenance at a cap, relative to the cap, that still counts as continuous.
+
+Published amounts ("cum") are rounded, so a table derived by continuity on the venue's side can
+jump by a rounding error here. The kernels' safe-stretch test keeps a relative headroom of
+1e-9 of the notionals (`stress.margin.kernels.SAFETY`), far above such a jump, so treating it
+as continuous cannot skip a step that liquidates."""
+
+
+def is_convex(table: TierTable) -> bool:
+    """True where maintenance is convex in the notional: continuous at every cap (within
+    `CONTINUITY`) with rates that never fall, so the margin surplus is concave in the price."""
+    cap, mmr, amount = table.cap[:-1], table.mmr, table.amount
+    below = cap * mmr[:-1] - amount[:-1]
+    above = cap * mmr[1:] - amount[1:]
+    continuous = np.abs(above - below) <= CONTINUITY * cap
+    return bool(np.all(continuous) and np.all(np.diff(mmr) >= 0.0))
+
+
 def tier_arrays(tables: list[TierTable]) -> tuple[np.ndarray, ...]:
-    """Pad per-asset tier tables into (A, T) arrays for the kernels."""
+    """Pad per-asset tier tables into (A, T) arrays for the kernels, with a convexity flag."""
     width = max(len(t.cap) for t in tables)
     cap = np.full((len(tables), width), np.inf)
     mmr = np.zeros((len(tables), width))
     amount = np.zeros((len(tables), width))
     count = np.zeros(len(tables), dtype=np.int64)
+    convex = np.zeros(len(tables), dtype=np.bool_)
     for a, t in enumerate(tables):
         n = len(t.cap)
         cap[a, :n], mmr[a, :n], amount[a, :n], count[a] = t.cap, t.mmr, t.amount, n
         cap[a, n - 1] = np.inf  # beyond the last bracket the last tier's rate applies
-    return cap, mmr, amount, count
+        convex[a] = is_convex(t)
+    return cap, mmr, amount, count, convex
 
 
 def build_layout(
@@ -119,7 +141,7 @@ def build_layout(
             free.append(free_balance)
             init_eq.append(port.wallet + upnl0)
             wallets.append(port.wallet)
-    cap, mmr, amount, count = tier_arrays(tables)
+    cap, mmr, amount, count, convex = tier_arrays(tables)
     pos = list(zip(*pos_rows, strict=True))
     bkt = list(zip(*bucket_rows, strict=True))
     return Layout(
@@ -141,6 +163,7 @@ def build_layout(
         tier_mmr=mmr,
         tier_amount=amount,
         tier_count=count,
+        tier_convex=convex,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stress.margin.engine import MarketRules
+from stress.margin.engine import BucketResults, MarketRules
 from stress.margin.layout import Layout
 
 
@@ -41,8 +41,8 @@ def _bucket_sum(terms: np.ndarray, slots, n_buckets: int) -> np.ndarray:
     return out
 
 
-def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray):
-    """Per-bucket (liquidation step, value kept, bad debt, trigger), shapes (n_paths, B).
+def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray) -> BucketResults:
+    """Per-bucket liquidation step, value kept, bad debt, fee paid and trigger, (n_paths, B).
 
     Same contract as `stress.margin.engine.mark_chunk`, in plain numpy.
     """
@@ -56,6 +56,7 @@ def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray):
     liq_step = np.full((n_paths, n_buckets), -1, dtype=np.int32)
     value = np.zeros((n_paths, n_buckets))
     bad = np.zeros((n_paths, n_buckets))
+    fees = np.zeros((n_paths, n_buckets))
     trigger = np.full((n_paths, n_buckets), -1, dtype=np.int32)
     start_prices = prices[:, 0, :][:, asset]
     equity = np.zeros((n_paths, n_buckets))
@@ -70,11 +71,12 @@ def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray):
         equity = (collateral - paid) + pnl
         hit = alive & (equity <= maint)
         if hit.any():
-            after = equity - rules.liquidation_fee * _bucket_sum(notional, slots, n_buckets)
-            kept = np.maximum(after, 0.0)
+            fee = rules.liquidation_fee * _bucket_sum(notional, slots, n_buckets)
+            kept = np.maximum(equity - fee, 0.0)
             liq_step[hit] = t
             value[hit] = kept[hit]
-            bad[hit] = (kept - after)[hit]
+            bad[hit] = np.maximum(-equity, 0.0)[hit]
+            fees[hit] = np.minimum(fee, np.maximum(equity, 0.0))[hit]
             move = qty * (price - start_prices)
             worst = np.full((n_paths, n_buckets), np.inf)
             best = np.full((n_paths, n_buckets), -1, dtype=np.int32)
@@ -85,4 +87,4 @@ def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray):
             trigger[hit] = best[hit]
             alive &= ~hit
     value[alive] = equity[alive]
-    return liq_step, value, bad, trigger
+    return BucketResults(liq_step, value, bad, fees, trigger)

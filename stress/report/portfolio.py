@@ -75,6 +75,7 @@ def mode_rows(port: dict[str, Any]) -> list[dict[str, Any]]:
             "es_99": money(m["es_99"]),
             "bad_debt_mean": money(m["bad_debt_mean"]),
             "bad_debt_max": money(m.get("bad_debt_max")),
+            "fees_paid_mean": money(m.get("fees_paid_mean")),
             "ttl": ttl_text,
         }
         rows.append(
