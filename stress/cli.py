@@ -109,10 +109,20 @@ def run_cmd(
     paths: PathsOpt = None,
     seed: SeedOpt = None,
     objective: ObjectiveOpt = "es_99",
+    per_path: Annotated[
+        bool,
+        typer.Option(
+            "--per-path",
+            help="Also write paths.parquet: every path's outcome per scenario, portfolio and mode.",
+        ),
+    ] = False,
 ) -> None:
     """Full stress run: writes report.html, summary.json and results.parquet."""
+    import warnings
+
     from stress.config import load_config
     from stress.outputs import write_outputs
+    from stress.per_path import kept_note
 
     _check_overrides(paths, seed, objective)
     cfg = load_config(config)
@@ -120,9 +130,17 @@ def run_cmd(
     _check_out_dir(target)
     result = _simulate(cfg, paths, seed, objective)
     data = result.to_dict()
-    written = write_outputs(result, target, data)
+    table = None
+    if per_path:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # said below, in the CLI's words
+            table = result.per_path()
+    written = write_outputs(result, target, data, per_path=table)
     print_comparison(out, data)
-    err.print(f"wrote {', '.join(str(p) for p in written.values())}")
+    err.print(f"wrote {', '.join(str(p) for p in written.values())}", markup=False)
+    note = kept_note(result) if per_path else None
+    if note is not None:
+        err.print(f"note: --per-path: paths.parquet: {note}", markup=False)
 
 
 @app.command("compare")

@@ -15,10 +15,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from stress.report.html import render_report
 from stress.run import RunResult
 
 OUTPUT_FILES = ("summary.json", "results.parquet", "report.html")
+PER_PATH_FILE = "paths.parquet"
+"""Written beside them with `stress run --per-path` (see `stress.per_path`)."""
 
 
 def _read_umask() -> int:
@@ -49,17 +53,25 @@ def summary_json(result: RunResult, summary: dict[str, Any] | None = None) -> st
 
 
 def results_parquet(result: RunResult) -> bytes:
+    return _parquet(result.summary)
+
+
+def _parquet(df: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
-    result.summary.to_parquet(buf, index=False, engine="pyarrow")
+    df.to_parquet(buf, index=False, engine="pyarrow")
     return buf.getvalue()
 
 
 def write_outputs(
-    result: RunResult, out_dir: str | Path, summary: dict[str, Any] | None = None
+    result: RunResult,
+    out_dir: str | Path,
+    summary: dict[str, Any] | None = None,
+    per_path: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write summary.json, results.parquet and report.html into `out_dir` atomically.
 
-    `summary` is the run's `to_dict()` if the caller already has it.
+    `summary` is the run's `to_dict()` if the caller already has it; `per_path` (the run's
+    `per_path()` table) adds paths.parquet to the files written together.
     """
     out_dir = Path(out_dir)
     summary = result.to_dict() if summary is None else summary
@@ -68,6 +80,8 @@ def write_outputs(
         "results.parquet": results_parquet(result),
         "report.html": render_report(result, summary).encode("utf-8"),
     }
+    if per_path is not None:
+        blobs[PER_PATH_FILE] = _parquet(per_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     temps: dict[str, str] = {}
     try:

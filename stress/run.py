@@ -18,6 +18,7 @@ from stress.margin.engine import MarketRules, PathResults, book_equity_paths, ev
 from stress.margin.layout import Layout, build_layout, funding_counts
 from stress.metrics import book_metrics, flat_metrics
 from stress.paths import BLOCK_PATHS, ModelSpec, TimeGrid, iter_price_chunks, simulate_prices
+from stress.per_path import per_path_frame
 from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
 from stress.replay import add_worst_windows
 from stress.scenarios import (
@@ -144,6 +145,15 @@ class RunResult:
             self._books_of = groups
         return self._books_of[k_port]
 
+    def per_path(self) -> pd.DataFrame:
+        """One row per (scenario, portfolio, mode, path) with the path's outcome.
+
+        Columns and order: `stress.per_path`. Holds the paths whose per-path results were kept
+        (all of them unless the run was past its memory budget: then it warns and says how many
+        in ``attrs["paths_kept"]``).
+        """
+        return per_path_frame(self)
+
     def sample_equity(self) -> np.ndarray:
         """Book equity along the sampled paths, shape (n_sample, n_books, n_steps + 1)."""
         return book_equity_paths(self.layout, self.rules, self.sample_prices)
@@ -216,7 +226,7 @@ class RunResult:
 
 def keep_paths_for(layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES) -> int:
     """How many paths' per-path results fit the budget (all of them when they fit)."""
-    per_path = layout.n_books * (8 + 4 + 8) + layout.pos_qty.shape[0] * 2
+    per_path = layout.n_books * (8 + 4 + 8 + 8) + layout.pos_qty.shape[0] * 2
     if n_paths * per_path <= budget_bytes:
         return n_paths
     return max(BLOCK_PATHS, budget_bytes // per_path // BLOCK_PATHS * BLOCK_PATHS)
@@ -248,6 +258,7 @@ def _book_metrics(
                 loss=loss[:, k],
                 first_liq_step=res.first_liq_step[:, k],
                 bad_debt=res.bad_debt[:, k],
+                fees_paid=res.fees_paid[:, k],
                 final_equity=res.final_equity[:, k],
                 initial_wallet=port.wallet,
                 step_hours=result.grid.step_hours,
