@@ -166,31 +166,37 @@ def compare_cmd(
 
 @app.command("liqprice")
 def liqprice_cmd(config: ConfigArg, as_json: JsonOpt = False) -> None:
-    """Closed-form liquidation price of every position under each mode, at current marks."""
+    """Closed-form liquidation price of every position under each mode, at current marks.
+
+    Each position's asset moves alone (with every position of the bucket on it); the price
+    shown is the nearer to the mark of the highest one at or below it and the lowest at or
+    above it, both also shown.
+    """
     from stress.liqprices import liquidation_prices
 
     df = liquidation_prices(config)
+    keys = ("liquidation_price", "liquidation_price_below", "liquidation_price_above")
     rows = [
         {
-            "portfolio": r.portfolio,
-            "id": r.id,
-            "asset": r.asset,
-            "mode": r.mode,
-            "liquidation_price": None if math.isnan(r.liquidation_price) else r.liquidation_price,
+            "portfolio": r["portfolio"],
+            "id": r["id"],
+            "asset": r["asset"],
+            "mode": r["mode"],
+            **{k: None if math.isnan(r[k]) else float(r[k]) for k in keys},
         }
-        for r in df.itertuples(index=False)
+        for r in df.to_dict("records")
     ]
     if as_json:
         print(json.dumps({"positions": rows}, indent=2))
         return
     table = Table(title="liquidation prices at current marks")
-    for col in ("portfolio", "id", "asset", "mode", "liquidation price"):
-        table.add_column(col, justify="right" if col == "liquidation price" else "left")
+    for col in ("portfolio", "id", "asset", "mode"):
+        table.add_column(col)
+    for col in ("liquidation price", "below mark", "above mark"):
+        table.add_column(col, justify="right")
     for r in rows:
-        lp = r["liquidation_price"]
-        table.add_row(
-            r["portfolio"], r["id"], r["asset"], r["mode"], "none" if lp is None else f"{lp:,.2f}"
-        )
+        shown = ("none" if r[k] is None else f"{r[k]:,.2f}" for k in keys)
+        table.add_row(r["portfolio"], r["id"], r["asset"], r["mode"], *shown)
     out.print(table)
 
 

@@ -1,56 +1,190 @@
-"""Closed-form liquidation prices of every position under every mode, at current marks."""
+"""Closed-form liquidation prices of every position under every mode, at current marks.
+
+A bucket (an isolated position, or the cross bucket holding the rest of the wallet) is
+liquidated where its collateral plus unrealised PnL falls to its maintenance margin. Each
+position gets the prices at which its bucket is liquidated when the position's asset moves alone
+from its mark, every position of the bucket on that asset moving with it and every other asset
+held at its mark: the highest one at or below the mark, the lowest at or above it
+(`stress.margin.rules.asset_liquidation_bounds`), and the nearer of the two to the mark.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from stress.config import Config, load_config
-from stress.margin.rules import TierTable, bucket_liquidation_prices, liquidation_price
+from stress.margin.layout import mode_buckets
+from stress.margin.rules import (
+    LiquidationBounds,
+    TierTable,
+    asset_liquidation_bounds,
+    maintenance,
+    side_sign,
+)
 from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
 
+COLUMNS = [
+    "portfolio",
+    "id",
+    "asset",
+    "mode",
+    "liquidation_price",
+    "liquidation_price_below",
+    "liquidation_price_above",
+]
 
-def _cross_prices(
-    members: list, wallet_balance: float, marks: np.ndarray, tables: dict[str, TierTable]
-) -> dict[str, float | None]:
-    """Binance cross formula for each member, the others held at current marks."""
-    prices = bucket_liquidation_prices(
-        [p.side for p in members],
-        [p.quantity for p in members],
-        [p.entry_price for p in members],
-        [marks[p.asset_index] for p in members],
-        wallet_balance,
-        [tables[p.asset] for p in members],
+
+def bucket_liquidation_bounds(
+    sides: Sequence[int | str],
+    qtys: Sequence[float],
+    entry_prices: Sequence[float],
+    marks: Sequence[float],
+    wallet_balance: float,
+    tables: Sequence[TierTable],
+    assets: Sequence[Hashable] | None = None,
+) -> list[LiquidationBounds]:
+    """Both liquidation prices of every position in one bucket (`asset_liquidation_bounds`).
+
+    For each asset, its positions move together from its mark and the positions on other
+    assets are held at their marks, their maintenance and unrealised PnL entering as TMM1 and
+    UPNL1. Every position gets the bounds of its asset's move.
+
+    Parameters
+    ----------
+    sides : sequence of {"long", "short", 1, -1}, length n_positions
+    qtys : sequence of float, length n_positions
+        Sizes in base units (sign ignored).
+    entry_prices, marks : sequence of float, length n_positions
+        Entry price and current mark price of each position's asset.
+    wallet_balance : float
+        The bucket's collateral. For an isolated position pass a one-position bucket holding
+        its margin.
+    tables : sequence of TierTable, length n_positions
+        Tier table of each position's market.
+    assets : sequence of hashable, length n_positions, optional
+        Asset of each position: positions with equal keys share a price (and must share the
+        mark and table). Default: every position on an asset of its own, as in Binance's
+        one-way mode (one position per symbol).
+
+    Returns
+    -------
+    list of LiquidationBounds, length n_positions
+    """
+    n = len(qtys)
+    keys = list(range(n)) if assets is None else list(assets)
+    signs = [side_sign(s) for s in sides]
+    q = [abs(float(x)) for x in qtys]
+    ep = [float(x) for x in entry_prices]
+    mk = [float(x) for x in marks]
+    upnl = [s * qi * (m - e) for s, qi, m, e in zip(signs, q, mk, ep, strict=True)]
+    mm = [maintenance(t, qi * m) for t, qi, m in zip(tables, q, mk, strict=True)]
+    found: dict[Hashable, LiquidationBounds] = {}
+    for key in dict.fromkeys(keys):
+        own = [i for i in range(n) if keys[i] == key]
+        # Sum the others directly rather than total minus own, which would cancel digits when
+        # one asset dominates the bucket.
+        rest = [i for i in range(n) if keys[i] != key]
+        found[key] = asset_liquidation_bounds(
+            [signs[i] for i in own],
+            [q[i] for i in own],
+            [ep[i] for i in own],
+            mk[own[0]],
+            wallet_balance,
+            tables[own[0]],
+            other_maintenance=sum(mm[i] for i in rest),
+            other_upnl=sum(upnl[i] for i in rest),
+        )
+    return [found[key] for key in keys]
+
+
+def bucket_liquidation_prices(
+    sides: Sequence[int | str],
+    qtys: Sequence[float],
+    entry_prices: Sequence[float],
+    marks: Sequence[float],
+    wallet_balance: float,
+    tables: Sequence[TierTable],
+    assets: Sequence[Hashable] | None = None,
+) -> list[float | None]:
+    """The liquidation price of every position in one bucket: the nearer of its two bounds.
+
+    Same parameters as `bucket_liquidation_bounds`; each position gets
+    ``LiquidationBounds.nearest`` of its asset's bounds (ties go to the side the position loses
+    towards).
+
+    Returns
+    -------
+    list of (float or None), length n_positions
+    """
+    bounds = bucket_liquidation_bounds(
+        sides, qtys, entry_prices, marks, wallet_balance, tables, assets
     )
-    return {p.id: lp for p, lp in zip(members, prices, strict=True)}
+    return [b.nearest(m, s) for b, m, s in zip(bounds, marks, sides, strict=True)]
+
+
+def portfolio_liquidation_bounds(
+    port: ResolvedPortfolio, mode: str, marks: np.ndarray, tables: dict[str, TierTable]
+) -> dict[str, LiquidationBounds]:
+    """{position id: LiquidationBounds(below, above)} for one portfolio under one mode.
+
+    Parameters
+    ----------
+    port : ResolvedPortfolio
+    mode : {"isolated", "cross", "as_configured"}
+    marks : ndarray (n_assets,)
+        Current mark of each asset, indexed by ``ResolvedPosition.asset_index``.
+    tables : dict of str to TierTable
+        Tier table of each asset.
+
+    Returns
+    -------
+    dict of str to LiquidationBounds
+        In the order of ``port.positions``. Positions of one bucket on one asset share theirs.
+    """
+    found: dict[str, LiquidationBounds] = {}
+    buckets, _ = mode_buckets(port.positions, mode, port.wallet)
+    for collateral, members in buckets:
+        bounds = bucket_liquidation_bounds(
+            [p.side for p in members],
+            [p.quantity for p in members],
+            [p.entry_price for p in members],
+            [marks[p.asset_index] for p in members],
+            collateral,
+            [tables[p.asset] for p in members],
+            assets=[p.asset for p in members],
+        )
+        found.update({p.id: b for p, b in zip(members, bounds, strict=True)})
+    return {p.id: found[p.id] for p in port.positions}
 
 
 def portfolio_liquidation_prices(
     port: ResolvedPortfolio, mode: str, marks: np.ndarray, tables: dict[str, TierTable]
 ) -> dict[str, float | None]:
-    """{position id: liquidation price or None} for one portfolio under one mode."""
+    """{position id: liquidation price or None} for one portfolio under one mode.
 
-    def isolated(p):
-        return liquidation_price(p.side, p.quantity, p.entry_price, p.margin, tables[p.asset])
+    The nearer to the mark of `portfolio_liquidation_bounds` (`LiquidationBounds.nearest`).
+    """
+    bounds = portfolio_liquidation_bounds(port, mode, marks, tables)
+    return {p.id: bounds[p.id].nearest(marks[p.asset_index], p.side) for p in port.positions}
 
-    if mode == "isolated":
-        return {p.id: isolated(p) for p in port.positions}
-    if mode == "cross":
-        return _cross_prices(list(port.positions), port.wallet, marks, tables)
-    iso = [p for p in port.positions if p.margin_mode == "isolated"]
-    cross = [p for p in port.positions if p.margin_mode == "cross"]
-    rest = port.wallet - sum(p.margin for p in iso)
-    prices = {p.id: isolated(p) for p in iso}
-    prices.update(_cross_prices(cross, rest, marks, tables))
-    return {p.id: prices[p.id] for p in port.positions}
+
+def _nan(price: float | None) -> float:
+    return np.nan if price is None else float(price)
 
 
 def liquidation_prices(cfg: Config | dict | str) -> pd.DataFrame:
-    """Closed-form liquidation price of every position under each configured mode.
+    """Closed-form liquidation prices of every position under each configured mode.
 
     Returns
     -------
-    DataFrame with columns portfolio, id, asset, mode, liquidation_price (NaN where none exists).
+    DataFrame
+        Columns portfolio, id, asset, mode, liquidation_price (the nearer to the mark of
+        liquidation_price_below and liquidation_price_above), liquidation_price_below (the
+        highest price at or below the mark where the position's bucket is liquidated) and
+        liquidation_price_above (the lowest at or above it); NaN where none exists.
     """
     cfg = load_config(cfg)
     marks = np.array([a.price for a in cfg.model.assets.values()])
@@ -58,16 +192,18 @@ def liquidation_prices(cfg: Config | dict | str) -> pd.DataFrame:
     rows = []
     for port in resolve_portfolios(cfg):
         for mode in cfg.modes:
-            prices = portfolio_liquidation_prices(port, mode, marks, tables)
+            bounds = portfolio_liquidation_bounds(port, mode, marks, tables)
             for p in port.positions:
-                lp = prices[p.id]
+                b = bounds[p.id]
                 rows.append(
-                    {
-                        "portfolio": port.name,
-                        "id": p.id,
-                        "asset": p.asset,
-                        "mode": mode,
-                        "liquidation_price": np.nan if lp is None else float(lp),
-                    }
+                    (
+                        port.name,
+                        p.id,
+                        p.asset,
+                        mode,
+                        _nan(b.nearest(marks[p.asset_index], p.side)),
+                        _nan(b.below),
+                        _nan(b.above),
+                    )
                 )
-    return pd.DataFrame(rows, columns=["portfolio", "id", "asset", "mode", "liquidation_price"])
+    return pd.DataFrame(rows, columns=COLUMNS)

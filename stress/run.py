@@ -13,7 +13,7 @@ import pandas as pd
 from stress.config import HISTORY_MODELS, Config, Scenario, load_config
 from stress.errors import ConfigError
 from stress.historical import history_info, history_spec
-from stress.liqprices import portfolio_liquidation_prices
+from stress.liqprices import portfolio_liquidation_bounds
 from stress.margin.engine import MarketRules, PathResults, book_equity_paths, evaluate
 from stress.margin.layout import Layout, build_layout, funding_counts
 from stress.metrics import book_metrics, flat_metrics
@@ -232,20 +232,36 @@ def keep_paths_for(layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES)
     return max(BLOCK_PATHS, budget_bytes // per_path // BLOCK_PATHS * BLOCK_PATHS)
 
 
+LiquidationPrices = dict[str, dict[str, float | None]]
+"""{position id: {"liquidation_price", "liquidation_price_below", "liquidation_price_above"}}"""
+
+
 def _liquidation_prices(
     cfg: Config, portfolios: list[ResolvedPortfolio], layout: Layout
-) -> list[dict[str, float | None]]:
-    """Closed-form liquidation prices at today's marks, per book (the same in every scenario)."""
+) -> list[LiquidationPrices]:
+    """Closed-form liquidation prices at today's marks, per book (the same in every scenario):
+    the nearer to the mark of the two sides, and both sides."""
     marks = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
     tables = market_tables(cfg)
-    return [
-        portfolio_liquidation_prices(portfolios[book.portfolio], book.mode, marks, tables)
-        for book in layout.books
-    ]
+    out = []
+    for book in layout.books:
+        port = portfolios[book.portfolio]
+        bounds = portfolio_liquidation_bounds(port, book.mode, marks, tables)
+        out.append(
+            {
+                p.id: {
+                    "liquidation_price": bounds[p.id].nearest(marks[p.asset_index], p.side),
+                    "liquidation_price_below": bounds[p.id].below,
+                    "liquidation_price_above": bounds[p.id].above,
+                }
+                for p in port.positions
+            }
+        )
+    return out
 
 
 def _book_metrics(
-    result: RunResult, liquidation_prices: list[dict[str, float | None]]
+    result: RunResult, liquidation_prices: list[LiquidationPrices]
 ) -> list[dict[str, Any]]:
     layout, res, stats = result.layout, result.results, result.stats
     exact = result.kept_paths == result.paths
@@ -275,7 +291,7 @@ def _book_metrics(
                 "asset": p.asset,
                 "side": p.side,
                 "p_liquidation": by_id[p.id][1],
-                "liquidation_price": prices[p.id],
+                **prices[p.id],
             }
             for p in port.positions  # config order, whatever order the buckets used
         }
@@ -329,7 +345,7 @@ def _simulate(
     spec: ModelSpec,
     scenario: Scenario | None,
     keep_budget: int,
-    liquidation_prices: list[dict[str, float | None]],
+    liquidation_prices: list[LiquidationPrices],
     n_paths: int,
     seed: int,
     chunk_paths: int | None,

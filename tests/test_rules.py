@@ -29,9 +29,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from stress.liqprices import bucket_liquidation_prices
 from stress.margin.rules import (
     TierTable,
-    bucket_liquidation_prices,
     liquidation_price,
     maintenance,
     maintenance_array,

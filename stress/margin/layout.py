@@ -60,8 +60,13 @@ class Layout:
         return int(self.bucket_collateral.shape[0])
 
 
-def _buckets_for(positions: tuple[ResolvedPosition, ...], mode: str, wallet: float):
-    """[(collateral, [positions])] and the free balance of one portfolio under one mode."""
+def mode_buckets(positions: tuple[ResolvedPosition, ...], mode: str, wallet: float):
+    """[(collateral, [positions])] and the free balance of one portfolio under one mode.
+
+    What each margin mode means: isolated, one bucket per position holding its margin; cross,
+    one bucket holding the whole wallet; as_configured, the positions marked isolated in their
+    own buckets and the rest of the wallet backing the others (free if there are none).
+    """
     if mode == "cross":
         return [(wallet, list(positions))], 0.0
     if mode == "isolated":
@@ -125,7 +130,7 @@ def build_layout(
             p.sign * p.quantity * (s0[p.asset_index] - p.entry_price) for p in port.positions
         )
         for mode in modes:
-            buckets, free_balance = _buckets_for(port.positions, mode, port.wallet)
+            buckets, free_balance = mode_buckets(port.positions, mode, port.wallet)
             book_first_bucket.append(len(bucket_rows))
             book_first_position.append(len(pos_rows))
             ordered = []

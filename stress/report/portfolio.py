@@ -241,9 +241,15 @@ def detail_figures(
             if p.asset != asset:
                 continue
             for mode in modes:
-                lp = port["modes"][mode]["positions"][p.id]["liquidation_price"]
-                if lp is not None and np.isfinite(lp) and lp > 0:
-                    lines.setdefault((p.id, round(lp, 8)), []).append(mode)
+                info = port["modes"][mode]["positions"][p.id]
+                # both sides: with jumps in maintenance a bucket can be liquidated above and
+                # below the mark, and the fan shows where the paths meet either
+                for side in ("liquidation_price_below", "liquidation_price_above"):
+                    lp = info.get(side, info["liquidation_price"])
+                    if lp is not None and np.isfinite(lp) and lp > 0:
+                        modes_at = lines.setdefault((p.id, round(lp, 8)), [])
+                        if mode not in modes_at:
+                            modes_at.append(mode)
         liq = [(pid, ms, lp) for (pid, lp), ms in lines.items()]
         figs.append(
             F.price_fan(f"{key}-price{a_idx}", asset, axis, price_bands[a_idx], liq, n_sample)
