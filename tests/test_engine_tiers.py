@@ -12,6 +12,7 @@ import numpy as np
 from factories import two_asset_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import books
 
 import stress
 from stress.margin.engine import mark_chunk
@@ -112,69 +113,19 @@ def test_convexity_flag():
     assert not is_convex(jump_down)
 
 
-@st.composite
-def tier_table(draw, notional: float) -> list[dict]:
-    """1-6 tiers with caps near `notional`, continuous or not, rates never falling."""
-    n = draw(st.integers(1, 6))
-    near = draw(
-        st.lists(st.floats(0.7, 1.3), min_size=n - 1, max_size=n - 1, unique=True).map(sorted)
-    )
-    caps = [notional * x for x in near] + [1e9]
-    steps = draw(st.lists(st.floats(0.0, 0.012), min_size=n, max_size=n))
-    mmrs = np.cumsum(steps) + draw(st.floats(0.002, 0.01))
-    continuous = draw(st.booleans())
-    tiers = []
-    for cap, mmr in zip(caps, mmrs, strict=True):
-        # leverage limits within the config's rule mmr < 1 / max_leverage, >= every position's
-        tier = {"max_notional": cap, "max_leverage": min(20.0, 0.9 / mmr), "mmr": float(mmr)}
-        if not continuous:
-            # a hand-written amount: 0 (OKX style) or anything up to a few tenths of a percent
-            tier["maintenance_amount"] = draw(st.sampled_from([0.0, cap * 0.002, cap * 0.005]))
-        tiers.append(tier)
-    return tiers
-
-
-position = st.fixed_dictionaries(
-    {
-        "asset": st.sampled_from(["BTC", "ETH"]),
-        "side": st.sampled_from(["long", "short"]),
-        "notional": st.floats(5_000.0, 60_000.0),
-        "leverage": st.floats(2.0, 10.0),
-        "margin_mode": st.sampled_from(["isolated", "cross"]),
-    }
-)
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data(), st.lists(position, min_size=1, max_size=4), st.floats(1.0, 2.0))
-def test_skip_equals_step_by_step_for_random_tier_tables(data, positions, wallet_factor):
-    markets = {}
-    for asset in ("BTC", "ETH"):
-        mine = [p["notional"] for p in positions if p["asset"] == asset] or [20_000.0]
-        markets[asset] = {"tiers": data.draw(tier_table(float(np.median(mine))))}
-    wallet = wallet_factor * sum(p["notional"] / p["leverage"] for p in positions)
-    cfg = two_asset_config(positions=positions, account={"wallet": wallet})
-    cfg["exchange"]["markets"] = markets
-    cfg["exchange"]["liquidation_fee"] = 0.01
-    _assert_identical(*_engines(cfg, PAIR_PATHS))
-
-
-def test_random_tables_liquidate_often_enough_to_mean_something():
-    # The property above only bites if the tables put liquidations inside the simulated range.
-    positions = [
-        {"asset": "BTC", "side": "long", "notional": 40_000.0, "leverage": 12.0},
-        {"asset": "ETH", "side": "short", "notional": 30_000.0, "leverage": 12.0},
-    ]
-    cfg = two_asset_config(positions=positions, account={"wallet": 6_000.0})
-    jump = [
-        {"max_notional": 41_000.0, "max_leverage": 20.0, "mmr": 0.005, "maintenance_amount": 0.0},
-        {"max_notional": 1e9, "max_leverage": 20.0, "mmr": 0.04, "maintenance_amount": 0.0},
-    ]
-    cfg["exchange"]["markets"] = {"BTC": {"tiers": jump}, "ETH": {"tiers": jump}}
-    fast, plain, ref = _engines(cfg, PAIR_PATHS)
-    _assert_identical(fast, plain, ref)
-    liquidated = (fast.liq_step >= 0).mean()
-    assert 0.05 < liquidated < 0.95
+@given(books(), st.integers(0, 2**32 - 1), st.floats(-0.002, 0.002), st.floats(0.3, 1.5))
+def test_skip_equals_step_by_step_for_random_tier_tables(cfg, seed, rate, vol):
+    # Random books on random tables (1-6 tiers, caps near the notionals, continuous or jumping
+    # at every cap; see tests/strategies.py), every mode, on a day of 5-minute marks drawn
+    # afresh for each example: 289 steps are 10 blocks in 2 groups, so every level of the skip
+    # is used, and funding boundaries fall inside skipped stretches.
+    cfg["simulation"] = {"paths": 16, "horizon_days": 1.0, "steps_per_day": 288}
+    cfg["exchange"]["funding"] = {"rate": rate, "interval_hours": 4.0}
+    for asset in cfg["model"]["assets"].values():
+        asset["vol"] = vol
+    prices = stress.generate_paths(cfg, seed=seed)
+    _assert_identical(*_engines(cfg, prices))
 
 
 def test_jump_down_at_a_cap_is_also_handled():

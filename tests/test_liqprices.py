@@ -17,7 +17,7 @@ import pytest
 import yaml
 from factories import engine_on, two_asset_config
 from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from strategies import MODES, books
 from typer.testing import CliRunner
 
 import stress
@@ -29,12 +29,11 @@ from stress.margin.rules import (
     TierTable,
     asset_liquidation_bounds,
     liquidation_price,
-    tier_index,
+    maintenance,
 )
 from stress.paths import TimeGrid
 from stress.run import market_rules, prepare
 
-MODES = ["isolated", "cross", "as_configured"]
 FLAT = {"markets": {}, "default_market": {"mmr": 0.005, "max_leverage": 125.0}}
 
 
@@ -91,7 +90,8 @@ def test_tier_jump_liquidates_a_long_on_both_sides():
     #   P <= 59,400 / 0.996 = 59,638.554...
     # P > 61,000 (tier 2): liquidated where P - 59,400 <= 0.04 P, P <= 59,400 / 0.96 = 61,875:
     #   at 61,000 itself (tier 1) equity 1,600 > 0.004 * 61,000 = 244 is safe; just above it
-    #   maintenance is 0.04 * 61,000 = 2,440 > 1,600: liquidated. So the above side is 61,000.
+    #   maintenance is 0.04 * 61,000 = 2,440 > 1,600: liquidated. So the above side is the
+    #   first price past 61,000: 61,000 plus one ulp, where the long is liquidated.
     # Nearest to the mark: 60,000 - 59,638.55 = 361.45 < 61,000 - 60,000 = 1,000.
     cfg = btc_book([btc("b", "long", 60_000.0, 100.0, "isolated")], 10_000.0, JUMP)
     got = by_mode(cfg)
@@ -99,7 +99,7 @@ def test_tier_jump_liquidates_a_long_on_both_sides():
         lp, below, above = got[("b", mode)]
         assert below == pytest.approx(59_400 / 0.996, rel=1e-12)
         assert below == pytest.approx(59_638.55, abs=0.005)
-        assert above == 61_000.0
+        assert above == math.nextafter(61_000.0, math.inf)
         assert lp == below
     # Cross holds the 10,000 wallet, equity P - 50,000: below, 0.996 P = 50,000; above 61,000
     # it stays over 0.04 P (0.96 P > 58,560 > 50,000 there): no price above.
@@ -113,6 +113,36 @@ def test_tier_jump_is_where_the_engine_liquidates_going_up():
     prices = np.stack([up, np.full_like(up, 3_000.0)], axis=-1)[None]
     _, res = engine_on(cfg, prices)
     assert res.first_liq_step[0, 0] == 3  # safe at the cap itself, liquidated just above it
+
+
+def test_a_price_reported_above_the_mark_for_a_long_is_never_safe():
+    # The issue's rule: for a long, never a price above the mark at which it is safe. Marked at
+    # 60,900 (entry 60,000, margin 600) the cap at 61,000 is the nearer side; the price reported
+    # is the first one past the cap, and the engine liquidates there (not at the cap itself).
+    cfg = btc_book([btc("b", "long", 60_000.0, 100.0, "isolated")], 10_000.0, JUMP)
+    cfg["model"]["assets"]["BTC"]["price"] = 60_900.0
+    cfg["positions"][0]["entry_price"] = 60_000.0
+    cfg["modes"] = ["isolated"]
+    lp, below, above = by_mode(cfg)[("b", "isolated")]
+    assert lp == above == math.nextafter(61_000.0, math.inf)
+    at = np.array([60_900.0, 61_000.0, lp])
+    prices = np.stack([at, np.full_like(at, 3_000.0)], axis=-1)[None]
+    _, res = engine_on(cfg, prices)
+    assert res.first_liq_step[0, 0] == 2
+
+
+@pytest.mark.parametrize("qty", [8.588302338216936, 3.0, 7.0, 0.1, 7e-3])
+def test_breakpoints_split_prices_exactly_as_the_engine_does(qty):
+    # cap / q can round to a price whose notional q * P rounds above the cap: the engine then
+    # puts it in the upper tier. The solver's breakpoint is the last price the engine keeps in
+    # the lower tier, whatever the rounding. (8.588302338216936: 95 / q rounds up by an ulp.)
+    table = TierTable.build([95.0, math.inf], [0.05, 0.06], [10, 10], amounts=[0.0, 3.0])
+    mark = 96.0 / qty
+    got = asset_liquidation_bounds(["short"], [qty], [mark], mark, 3.0, table)
+    below = got.below
+    assert below is not None and qty * below <= 95.0 < qty * math.nextafter(below, math.inf)
+    # a short of notional 95 on 3 of margin: 3 + 96 - 95 = 4 <= 4.75 in tier 1, liquidated
+    assert maintenance(table, qty * below) >= 3.0 + qty * (mark - below)
 
 
 def test_same_asset_longs_move_together():
@@ -217,7 +247,7 @@ def test_cli_shows_both_sides(tmp_path):
     res = runner.invoke(app, ["liqprice", str(path), "--json"])
     table = runner.invoke(app, ["liqprice", str(path)])
     rows = {r["mode"]: r for r in json.loads(res.stdout)["positions"]}
-    assert rows["isolated"]["liquidation_price_above"] == 61_000.0
+    assert rows["isolated"]["liquidation_price_above"] == math.nextafter(61_000.0, math.inf)
     assert rows["isolated"]["liquidation_price"] == rows["isolated"]["liquidation_price_below"]
     assert rows["cross"]["liquidation_price_above"] is None
     assert {"portfolio", "id", "asset", "mode"} <= set(rows["cross"])
@@ -236,113 +266,6 @@ price). With the leverages and rates drawn here that is 1e-13 or less unless a l
 on one asset cancel each other's slope to 1 part in 1e4; 1e-9 keeps ample headroom and still
 lies far below the spacing of the caps, entries and marks of the books.
 """
-
-ASSETS = ("BTC", "ETH")
-
-
-@st.composite
-def tier_rows(draw, notionals: list[float], tight: bool) -> list[dict]:
-    """1-6 tiers with caps near the entry notionals, continuous or jumping at every cap.
-
-    `tight`: caps within a few % of a notional, where high-leverage liquidations happen, and
-    maintenance jumping at them; together these give buckets liquidated on both sides.
-    """
-    n = draw(st.sampled_from(range(1, 7)))  # st.integers favours 1 tier, which cannot jump
-
-    def near(x: float) -> st.SearchStrategy[float]:
-        close = st.floats(0.98 * x, 1.03 * x)
-        return close if tight else close | st.floats(0.5 * x, 2.0 * x)
-
-    caps = sorted(
-        set(draw(st.lists(st.sampled_from(notionals).flatmap(near), min_size=n, max_size=n)))
-    )
-    # The config refuses a position beyond the last cap; qty * entry may round up by an ulp.
-    if caps[-1] < max(notionals) * (1 + 1e-9):
-        caps[-1] = max(notionals) * draw(st.floats(1.001, 2.0))
-    jumps = tight or draw(st.sampled_from([True, False]))
-    mmr, amount = draw(st.floats(0.001, 0.02)), 0.0
-    rows = []
-    for i, cap in enumerate(caps):
-        row = {"max_notional": cap}
-        if i:
-            # Maintenance steps by `up` times the notional at the previous cap, up or down
-            # (0: continuous, the amount Binance derives); a rate step of at least `up` keeps
-            # the amount >= 0, which the config requires.
-            up = 0.0
-            if jumps:
-                big = st.floats(-0.05, -0.01) | st.floats(0.01, 0.05)
-                up = draw(big if tight else st.floats(-0.05, 0.05))
-            step = max(0.0, up) + draw(st.floats(0.0, 0.01 if tight else 0.1))
-            mmr += step
-            amount += caps[i - 1] * (step - up)
-            if jumps:
-                row["maintenance_amount"] = amount
-        # the config wants mmr < 1 / max_leverage; leverage limits then fall as rates rise
-        row.update(mmr=mmr, max_leverage=min(125.0, math.floor(0.99 / mmr)))
-        rows.append(row)
-    return rows
-
-
-def size_positions(draw, positions: list[dict], markets: dict, tight: bool) -> float:
-    """Give each position a leverage its tier allows and a margin; returns the margins' sum."""
-    posted = 0.0
-    for p in positions:
-        rows = markets[p["asset"]]["tiers"]
-        caps, mmrs = ([r[k] for r in rows] for k in ("max_notional", "mmr"))
-        table = TierTable.build(caps, mmrs, [1.0] * len(rows))
-        # the limit just above the notional: the lower one if rounding moves it across a cap
-        limit = rows[tier_index(table, p["notional"] * (1 + 1e-9))]["max_leverage"]
-        p["leverage"] = 1.0 + draw(st.floats(0.7 if tight else 0.0, 1.0)) * (limit - 1.0)
-        extra = 1.0 if tight else draw(st.sampled_from([1.0, 1.5, 3.0]))  # margin / initial
-        if extra > 1.0:
-            p["margin"] = p["notional"] / p["leverage"] * extra
-        posted += p["notional"] / p["leverage"] * extra
-    return posted
-
-
-@st.composite
-def books(draw) -> dict:
-    """A config of 1-4 positions on 1-2 assets, long and short, isolated and cross, every mode."""
-    names = ASSETS[: draw(st.integers(1, 2))]
-    marks = {a: draw(st.floats(10.0, 1e5)) for a in names}
-    tight = draw(st.sampled_from([True, False]))
-    positions = []
-    for i in range(draw(st.integers(1, 4))):
-        asset = draw(st.sampled_from(names))
-        pos = {
-            "id": f"p{i}",
-            "asset": asset,
-            "side": draw(st.sampled_from(["long", "short"])),
-            "notional": draw(st.floats(1e3, 1e5)),
-            "margin_mode": draw(st.sampled_from(["isolated", "cross"])),
-        }
-        # entries away from the mark too, less far at high leverage (else liquidated at once)
-        move = draw(st.just(1.0) | (st.floats(0.995, 1.005) if tight else st.floats(0.9, 1.1)))
-        if move != 1.0:
-            pos["entry_price"] = marks[asset] * move
-        positions.append(pos)
-    markets = {}
-    for a in names:
-        notionals = [p["notional"] for p in positions if p["asset"] == a]
-        if notionals:
-            markets[a] = {"tiers": draw(tier_rows(notionals, tight))}
-    posted = size_positions(draw, positions, markets, tight)
-    model = {"type": "gbm", "assets": {a: {"price": m, "vol": 0.5} for a, m in marks.items()}}
-    if len(names) == 2:
-        model["correlation"] = [[1.0, 0.0], [0.0, 1.0]]
-    return {
-        "name": "prop",
-        "simulation": {"paths": 1, "horizon_days": 1.0, "steps_per_day": 24},
-        "model": model,
-        "exchange": {
-            "liquidation_fee": 0.01,
-            "funding": {"rate": 0.0, "interval_hours": 8.0},
-            "markets": markets,
-        },
-        "account": {"wallet": posted * draw(st.floats(1.0, 1.2 if tight else 3.0))},
-        "positions": positions,
-        "modes": MODES,
-    }
 
 
 def moving_path(mark: float, target: float | None, down: bool, breaks: list[float]):

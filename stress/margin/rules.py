@@ -210,9 +210,9 @@ class LiquidationBounds(NamedTuple):
         Highest price at or below the mark at which the bucket is liquidated; None if it is safe
         at every positive price up to the mark.
     above : float or None
-        Lowest price at or above the mark at which the bucket is liquidated or, when the
-        liquidated stretch opens just above a breakpoint (maintenance jumping at a tier cap),
-        that breakpoint. None if the bucket is safe at every price above the mark.
+        Lowest price at or above the mark at which the bucket is liquidated; when the
+        liquidated stretch opens just above a tier cap (maintenance jumping there), the first
+        float price past the cap. None if the bucket is safe at every price above the mark.
 
     Both equal the mark when the bucket is already liquidated there.
     """
@@ -250,12 +250,14 @@ def _surplus_pieces(
     `constant` is the rest of the bucket at fixed prices: collateral plus the other assets'
     unrealised PnL minus their maintenance. Position p changes tier at the prices
     ``cap_i / |q_p|``; between consecutive breakpoints of all the positions every one stays in
-    one tier, so the surplus is linear there, and it may jump at a breakpoint.
+    one tier, so the surplus is linear there, and it may jump at a breakpoint. Each breakpoint is
+    the last float price the engine puts in the lower tier (`_last_in_tier`), so the pieces
+    split prices exactly as the engine's ``|q| * price > cap`` does.
     """
     live = [(s, q, e) for s, q, e in zip(signs, qtys, entries, strict=True) if q > 0.0]
     caps = table.cap.tolist()[:-1]  # beyond the last cap the last tier goes on: no breakpoint
     mmr, amount = table.mmr.tolist(), table.amount.tolist()
-    own = [[c / q for c in caps] for _, q, _ in live]
+    own = [[_last_in_tier(c, q) for c in caps] for _, q, _ in live]
     lower = [0.0, *sorted({x for breaks in own for x in breaks})]
     upper = [*lower[1:], math.inf]
     base = constant
@@ -272,6 +274,20 @@ def _surplus_pieces(
         b = sum(s * q - q * mmr[t] for (s, q, _), t in zip(live, tiers, strict=True))
         pieces.append((lo, hi, a, b))
     return pieces
+
+
+def _last_in_tier(cap: float, qty: float) -> float:
+    """The largest float price P with ``qty * P <= cap`` in floating point.
+
+    ``cap / qty`` can be an ulp off either way, and at a jump in maintenance one ulp decides
+    whether a price is liquidated; the engine classifies a price by ``qty * P > cap``.
+    """
+    p = cap / qty
+    while qty * p > cap:
+        p = math.nextafter(p, -math.inf)
+    while qty * math.nextafter(p, math.inf) <= cap:
+        p = math.nextafter(p, math.inf)
+    return p
 
 
 def _highest_at_or_below(pieces: list[_Piece], mark: float) -> float | None:
@@ -293,22 +309,23 @@ def _highest_at_or_below(pieces: list[_Piece], mark: float) -> float | None:
 
 
 def _lowest_at_or_above(pieces: list[_Piece], mark: float) -> float | None:
-    """Lowest price >= mark where the surplus is <= 0, or the breakpoint it starts just above.
+    """Lowest price >= mark where the surplus is <= 0, or None.
 
-    Above the mark's piece a piece is open at its lower end: a liquidated set starting there
-    has no least element and its breakpoint stands for it.
+    Above the mark's piece a piece is open at its lower end (its breakpoint is the lower
+    tier's last price): a liquidated set opening there starts at the next float, the first
+    price in the upper tier, which is what is returned, so the price is always liquidated.
     """
     k = bisect_left([hi for _, hi, _, _ in pieces], mark)
     for j in range(k, len(pieces)):
         lo, hi, a, b = pieces[j]
-        start = mark if j == k else lo
+        start = mark if j == k else math.nextafter(lo, math.inf)
         if b < 0.0:  # liquidated from the root up
             root = -a / b
             if root <= hi:
                 return max(start, root)
         elif b > 0.0:  # liquidated from the piece's start up to the root
             root = -a / b
-            if root >= start if j == k else root > start:
+            if root >= start:
                 return start
         elif a <= 0.0:
             return start
@@ -377,7 +394,8 @@ def liquidation_price(
     maintenance there, and the result equals Binance's. A root exactly on a cap belongs to the
     lower tier (brackets are closed above), which gives the same price since both tiers agree
     there. With a discontinuous user table the threshold can fall on a cap where equity jumps
-    past maintenance; the cap's price is returned then.
+    past maintenance: a long gets the cap's price (the last one in the lower tier), a short
+    the first float price past it, liquidated either way.
     """
     s = side_sign(side)
     q = abs(float(qty))
@@ -429,8 +447,8 @@ def asset_liquidation_bounds(
     -------
     LiquidationBounds
         ``below``: the highest price <= mark with ``f <= 0``; ``above``: the lowest price
-        >= mark with ``f <= 0``, or the breakpoint b when the liquidated set is ``(b, ...]``
-        (liquidated at every price just above b, not at b). Either is None where no such price
+        >= mark with ``f <= 0`` (when the liquidated set opens just above a breakpoint b, the
+        first float past b: liquidated, while b is not). Either is None where no such price
         exists (prices up to infinity are considered above the mark). With a single position,
         continuous maintenance and a bucket not liquidated at the mark, the side the position
         loses towards is Binance's formula (`liquidation_price`) and the other is None.
