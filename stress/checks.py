@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from stress import limits as L
 from stress.config import HISTORY_MODELS, PARAMETRIC_MODELS, Config, Position
 from stress.errors import ConfigError
 from stress.margin.rules import TierTable
@@ -195,12 +196,35 @@ def check_exchange(cfg: Config) -> None:
                     f"tiers must not raise leverage: expected <= {_fmt(prev.max_leverage)}, "
                     f"got {_fmt(tier.max_leverage)}",
                 )
+        _check_maintenance_positive(market.tiers, where)
     dm = cfg.exchange.default_market
     if dm.mmr >= 1.0 / dm.max_leverage:
         _fail(
             "exchange.default_market.mmr",
             f"must be below 1/max_leverage = {_fmt(1.0 / dm.max_leverage)}, got {_fmt(dm.mmr)}",
         )
+
+
+def _check_maintenance_positive(tiers: list, where: str) -> None:
+    """Maintenance must not be negative anywhere in a tier: at its floor (its lowest notional)
+    ``floor * mmr - amount >= 0``. A hand-written amount can break that (a 100x long then needs
+    no maintenance at all until it has lost half its value); jumps at the caps stay allowed.
+    Amounts left out are derived by continuity and keep the previous tier's value there."""
+    amount, floor = 0.0, 0.0
+    for i, tier in enumerate(tiers):
+        if tier.maintenance_amount is not None:
+            amount = tier.maintenance_amount
+        elif i > 0:
+            amount += floor * (tier.mmr - tiers[i - 1].mmr)
+        lowest = floor * tier.mmr - amount
+        if lowest < -1e-9 * max(1.0, floor * tier.mmr):
+            _fail(
+                f"{where}.tiers[{i}].maintenance_amount",
+                f"must keep the maintenance >= 0 in the tier: expected <= "
+                f"{_fmt(floor * tier.mmr)} (its floor {_fmt(floor)} x mmr {_fmt(tier.mmr)}), "
+                f"got {_fmt(amount)}",
+            )
+        floor = tier.max_notional
 
 
 def check_positions(
@@ -256,6 +280,12 @@ def _tier(table: TierTable, notional: float) -> int:
 def _check_limits(rp: ResolvedPosition, table: TierTable, at: str, size_field: str) -> None:
     """Can the position be opened: notional within the tiers, leverage, margin >= initial."""
     notional = rp.entry_notional
+    if notional > L.MAX_AMOUNT:
+        _fail(
+            f"{at}.{size_field}",
+            f"expected a notional <= {_fmt(L.MAX_AMOUNT)} (the largest amount stress accepts), "
+            f"got {_fmt(notional)}",
+        )
     if notional > table.cap[-1]:
         _fail(
             f"{at}.{size_field}",
@@ -349,6 +379,15 @@ def check_scenarios(cfg: Config) -> None:
                     f"expected at_hour + over_hours <= the horizon ({_fmt(horizon)} h), "
                     f"got {_fmt(shock.at_hour)} + {_fmt(shock.over_hours)}",
                 )
+        if sc.vol_multiplier is not None and cfg.model.type in PARAMETRIC_MODELS:
+            top = max(a.vol for a in cfg.model.assets.values())
+            if top * sc.vol_multiplier > L.MAX_VOL:
+                _fail(
+                    f"{at}.vol_multiplier",
+                    f"expected at most {_fmt(L.MAX_VOL / top)}: the largest vol "
+                    f"{_fmt(top)} times it must stay <= {_fmt(L.MAX_VOL)}, "
+                    f"got {_fmt(sc.vol_multiplier)}",
+                )
         changes_model = sc.vol_multiplier is not None or sc.correlation_toward_one is not None
         if changes_model and cfg.model.type not in PARAMETRIC_MODELS:
             field = "vol_multiplier" if sc.vol_multiplier is not None else "correlation_toward_one"
@@ -382,11 +421,16 @@ def check_config(cfg: Config) -> None:
     check_scenarios(cfg)
     if cfg.sweep is not None:
         cfg.sweep_expansion()  # checks the base, the sweep spec and every generated point
-        return
-    names: dict[str, int] = {}
-    for k, (name, account, positions, prefix) in enumerate(cfg.book_list()):
-        if cfg.portfolios is not None:
-            if name in names:
-                _fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
-            names[name] = k
-        check_positions(cfg, positions, account.wallet, prefix)
+    else:
+        names: dict[str, int] = {}
+        for k, (name, account, positions, prefix) in enumerate(cfg.book_list()):
+            if cfg.portfolios is not None:
+                if name in names:
+                    _fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
+                names[name] = k
+            check_positions(cfg, positions, account.wallet, prefix)
+    # what the run would cost, last: it needs the books (imported here, the paths layer imports
+    # modules that import this one)
+    from stress.budget import check_budget, config_estimate
+
+    check_budget(config_estimate(cfg))

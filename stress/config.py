@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from stress import limits as L
 from stress.config_read import message, read_file, show_typed
 from stress.errors import ConfigError
 
@@ -36,6 +37,12 @@ MAX_PORTFOLIOS = 100_000
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+# Magnitudes a real account and market can have (stress.limits): beyond them float64 products
+# of prices, sizes, rates and times overflow.
+Amount = Annotated[float, Field(gt=0, le=L.MAX_AMOUNT)]
+Price = Annotated[float, Field(ge=L.MIN_PRICE, le=L.MAX_PRICE)]
+Leverage = Annotated[float, Field(gt=0, le=L.MAX_LEVERAGE)]
+Hours = Annotated[float, Field(ge=0, le=L.MAX_HOURS)]
 
 
 class _Strict(BaseModel):
@@ -45,22 +52,23 @@ class _Strict(BaseModel):
 class Simulation(_Strict):
     # required except for model type replay, whose paths are the history's windows (filled in
     # with their number when the config is loaded)
-    paths: int | None = Field(default=None, ge=1)
-    horizon_days: PositiveFloat
-    steps_per_day: int = Field(ge=1)
+    paths: int | None = Field(default=None, ge=1, le=L.MAX_PATHS)
+    horizon_days: float = Field(gt=0, le=L.MAX_HORIZON_DAYS)
+    steps_per_day: int = Field(ge=1, le=L.MAX_STEPS_PER_DAY)
     chunk_paths: int | None = Field(default=None, ge=256, multiple_of=256)
 
 
 class Asset(_Strict):
-    price: PositiveFloat
-    vol: PositiveFloat | None = None  # required by the parametric models, unused by history ones
-    drift: float = 0.0
+    price: Price
+    # required by the parametric models, unused by history ones
+    vol: float | None = Field(default=None, gt=0, le=L.MAX_VOL)
+    drift: float = Field(default=0.0, ge=-L.MAX_DRIFT, le=L.MAX_DRIFT)
 
 
 class Jumps(_Strict):
-    intensity: NonNegFloat
-    mean: float
-    std: NonNegFloat
+    intensity: float = Field(ge=0, le=L.MAX_JUMP_INTENSITY)
+    mean: float = Field(ge=-L.MAX_JUMP_SIZE, le=L.MAX_JUMP_SIZE)
+    std: float = Field(ge=0, le=L.MAX_JUMP_SIZE)
     common: bool = True
 
 
@@ -78,14 +86,16 @@ class Model(_Strict):
     )
     correlation: list[list[float]] | None = None
     jumps: Jumps | None = None
-    dof: float | None = Field(default=None, gt=2)
+    dof: float | None = Field(default=None, gt=2, le=L.MAX_DOF)
     # bootstrap and replay: price files (relative to the config file's folder) and a window
     history: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
     since: TimeBound | None = None
     until: TimeBound | None = None
-    block_hours: PositiveFloat | None = None  # bootstrap: mean block length (default 24)
+    # bootstrap: mean block length (default 24)
+    block_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
     demean: bool | None = None  # bootstrap: remove the history's drift (default true)
-    stride_hours: PositiveFloat | None = None  # replay: hours between window starts (default 24)
+    # replay: hours between window starts (default 24)
+    stride_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
 
     # the history files as absolute paths, set when the config is loaded
     _history_files: tuple[Path, ...] | None = PrivateAttr(default=None)
@@ -100,10 +110,10 @@ class Model(_Strict):
 
 
 class Tier(_Strict):
-    max_notional: PositiveFloat
-    max_leverage: PositiveFloat
+    max_notional: float = Field(gt=0, le=L.MAX_TIER_CAP)
+    max_leverage: Leverage
     mmr: float = Field(gt=0, lt=1)
-    maintenance_amount: NonNegFloat | None = None
+    maintenance_amount: float | None = Field(default=None, ge=0, le=L.MAX_TIER_CAP)
 
 
 class Market(_Strict):
@@ -112,12 +122,12 @@ class Market(_Strict):
 
 class DefaultMarket(_Strict):
     mmr: float = Field(default=0.005, gt=0, lt=1)
-    max_leverage: PositiveFloat = 125.0
+    max_leverage: Leverage = 125.0
 
 
 class Funding(_Strict):
-    rate: float = 0.0
-    interval_hours: PositiveFloat = 8.0
+    rate: float = Field(default=0.0, ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
+    interval_hours: float = Field(default=8.0, ge=L.MIN_FUNDING_INTERVAL_HOURS, le=L.MAX_HOURS)
 
 
 class Exchange(_Strict):
@@ -128,19 +138,19 @@ class Exchange(_Strict):
 
 
 class Account(_Strict):
-    wallet: PositiveFloat
+    wallet: Amount
 
 
 class Position(_Strict):
     id: str | None = Field(default=None, min_length=1)
     asset: str
     side: Literal["long", "short"]
-    notional: PositiveFloat | None = None
-    quantity: PositiveFloat | None = None
-    entry_price: PositiveFloat | None = None
-    leverage: PositiveFloat
+    notional: Amount | None = None
+    quantity: float | None = Field(default=None, gt=0, le=L.MAX_QUANTITY)
+    entry_price: Price | None = None
+    leverage: Leverage
     margin_mode: Literal["isolated", "cross"] = "cross"
-    margin: PositiveFloat | None = None
+    margin: Amount | None = None
 
 
 class Portfolio(_Strict):
@@ -184,16 +194,18 @@ class Shock(_Strict):
     """A price move laid over every path: ``move`` over ``over_hours`` from ``at_hour``."""
 
     asset: str
-    move: float = Field(gt=-1)  # a fraction: -0.25 is a 25 % crash; a price cannot reach 0
-    at_hour: NonNegFloat
-    over_hours: NonNegFloat = 0.0  # 0: a gap, the mark at at_hour is the first one moved
-    recover_hours: NonNegFloat | None = None  # None: no recovery, the move is permanent
+    # a fraction: -0.25 is a 25 % crash; a price cannot reach 0
+    move: float = Field(gt=-1, le=L.MAX_SHOCK_MOVE)
+    at_hour: Hours
+    over_hours: Hours = 0.0  # 0: a gap, the mark at at_hour is the first one moved
+    recover_hours: Hours | None = None  # None: no recovery, the move is permanent
 
 
 class FundingSpike(_Strict):
-    rate: float  # per funding interval, like exchange.funding.rate
-    from_hour: NonNegFloat
-    hours: PositiveFloat
+    # per funding interval, like exchange.funding.rate
+    rate: float = Field(ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
+    from_hour: Hours
+    hours: float = Field(gt=0, le=L.MAX_HOURS)
 
 
 SCENARIO_EFFECTS = ("shock", "shocks", "vol_multiplier", "correlation_toward_one", "funding_spike")
@@ -206,7 +218,7 @@ class Scenario(_Strict):
     description: str | None = None
     shock: Shock | None = None
     shocks: list[Shock] | None = Field(default=None, min_length=1)
-    vol_multiplier: PositiveFloat | None = None
+    vol_multiplier: float | None = Field(default=None, gt=0, le=L.MAX_VOL_MULTIPLIER)
     correlation_toward_one: float | None = Field(default=None, ge=0, le=1)
     funding_spike: FundingSpike | None = None
 
@@ -325,15 +337,22 @@ class Config(_Strict):
         ]
 
 
-def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> Config:
+def parse_config(
+    data: Any, source: str = "<config>", base_dir: Path | None = None, *, from_file: bool = False
+) -> Config:
     """Validate a raw mapping against the schema and the cross-field rules.
 
     ``base_dir`` is the folder relative history paths (``model.history``) are read from:
-    the config file's folder, or the working directory for a mapping.
+    the config file's folder, or the working directory for a mapping. Data given in Python
+    (``from_file`` false) is normalised first: tuples and numpy arrays become lists, numpy
+    scalars Python numbers (`stress.config_read.plain_data`); file data is only checked against
+    the same limits on nesting and number of values.
     """
     from stress.checks import check_config  # the semantic checks need the schema types
+    from stress.config_read import plain_data
     from stress.historical import resolve_history  # reads the files of history models
 
+    data = plain_data(data, source, convert=not from_file)
     if not isinstance(data, dict):
         found = "an empty file" if data is None else show_typed(data)
         raise ConfigError(f"{source}: (top level): expected a mapping of settings, got {found}")
@@ -353,16 +372,25 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
 
 
 def load_config(source: str | Path | dict | Config) -> Config:
-    """Read and validate a config from a YAML/TOML path or a mapping.
+    """Read and validate a config from a YAML/TOML path, a mapping or a `Config`.
 
     Raises
     ------
     ConfigError
         One line naming the source, the field path and the problem.
     """
+    from collections.abc import Mapping
+    from os import PathLike
+
+    from stress.config_read import short_repr
+
     if isinstance(source, Config):
         return source
-    if isinstance(source, dict):
+    if isinstance(source, Mapping):
         return parse_config(source)
+    if not isinstance(source, str | PathLike):
+        raise ConfigError(
+            f"expected a config file path, a mapping or a Config, got {short_repr(source)}"
+        )
     path = Path(source)
-    return parse_config(read_file(path), str(path), path.resolve().parent)
+    return parse_config(read_file(path), str(path), path.resolve().parent, from_file=True)

@@ -1,31 +1,48 @@
 """Reading config files and turning pydantic's errors into one line a person can act on.
 
 YAML is read with duplicate keys refused (PyYAML silently keeps the last one); TOML with the
-standard library. `message` renders a validation error as ``<field path>: <expected>, got
-<found>``, naming the allowed keys when a key is unknown.
+standard library; both within the limits of `stress.config_limits` (size, depth, number of
+values). `plain_data` applies the same limits to a mapping given in Python and turns its tuples
+and numpy values into the lists and numbers the strict schema expects. `message` renders a
+validation error as ``<field path>: <expected>, got <found>``, naming the allowed keys when a
+key is unknown; values are shown abridged, so a huge one costs nothing to show.
 """
 
 from __future__ import annotations
 
+import builtins
 import math
-import tomllib
+import reprlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
+import numpy as np
 import yaml
 from pydantic import BaseModel
 
-from stress.errors import ConfigError
+from stress.config_limits import (
+    MAX_DEPTH,
+    MAX_VALUES,
+    LimitedLoader,
+    check_expansion,
+    digits_limit,
+    load_toml,
+    read_config_text,
+    too_many_digits,
+)
+from stress.errors import ConfigError, one_line
 
 
 def _load_yaml(text: str, source: str) -> Any:
-    """Parse YAML, refusing duplicate keys (PyYAML silently keeps the last one)."""
-    loader = yaml.SafeLoader(text)
+    """Parse YAML within the limits, refusing duplicate keys (PyYAML keeps the last one)."""
+    loader = LimitedLoader(text, source)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
+        check_expansion(node, source)
         _refuse_duplicate_keys(loader, node, (), source, set())
         return loader.construct_document(node)
     finally:
@@ -66,17 +83,17 @@ def _refuse_duplicate_keys(
 
 
 def read_file(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    """The data of a YAML or TOML (by suffix) config file.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file: unreadable, beyond a limit of `stress.config_limits`, or
+        not valid YAML/TOML.
+    """
+    text = read_config_text(path)
     if path.suffix.lower() == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        return load_toml(text, str(path))
     try:
         return _load_yaml(text, str(path))
     except yaml.YAMLError as exc:
@@ -89,15 +106,63 @@ def read_file(path: Path) -> Any:
         raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
 
 
+SHOW_CHARS = 60
+"""Longest rendering of a found value or of one key of a field path in a message."""
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOW_CHARS else text[: SHOW_CHARS - 3] + "..."
+
+
 def field_path(loc: tuple) -> str:
-    """('positions', 1, 'leverage') -> 'positions[1].leverage'."""
+    """('positions', 1, 'leverage') -> 'positions[1].leverage'.
+
+    Keys are cut to `SHOW_CHARS` and a path deeper than 12 parts keeps its ends, so a hostile
+    key or nesting cannot make the message long.
+    """
+    parts = list(loc) if len(loc) <= 12 else [*loc[:6], ..., *loc[-5:]]
     out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
+    for part in parts:
+        if part is ...:
+            out += "..."
+        elif isinstance(part, int):
+            out += f"[{_SHORT_REPR.repr(part)}]"  # a dict given in Python may have any int key
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{_cut(str(part))}" if out else _cut(str(part))
     return out or "(top level)"
+
+
+class _ShortRepr(reprlib.Repr):
+    """repr() that builds no more of a value than a message shows.
+
+    A plain repr() of a billion-value list or of a 5,000-digit integer costs gigabytes or
+    raises; this one stops at a few items, three levels and `SHOW_CHARS` characters.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxdict = 4
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 8
+        self.maxdeque = self.maxarray = 8
+        self.maxstring = self.maxlong = self.maxother = SHOW_CHARS + 1
+
+    def repr_str(self, x: str, level: int) -> str:
+        # the head of the text, like `_cut` (reprlib would keep both ends)
+        return builtins.repr(x[: self.maxstring])
+
+    def repr_int(self, x: int, level: int) -> str:
+        if too_many_digits(x):
+            return f"<a number with more than {digits_limit()} digits>"
+        return _cut(builtins.repr(x))
+
+
+_SHORT_REPR = _ShortRepr()
+
+
+def short_repr(value: Any) -> str:
+    """repr(value), abridged to one line of at most `SHOW_CHARS` characters."""
+    return _cut(one_line(_SHORT_REPR.repr(value)))
 
 
 def show(value: Any) -> str:
@@ -108,8 +173,7 @@ def show(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short_repr(value)
 
 
 _TYPE_NAMES = {
@@ -246,3 +310,75 @@ def message(err: dict, model_cls: type[BaseModel]) -> str:
         return msg if not loc and ": " in msg else f"{where}: {msg}"
     expected = _expected(kind, err["msg"], err.get("ctx", {}), value)
     return f"{where}: {expected}, got {_found(kind, value)}"
+
+
+def plain_data(data: Any, source: str, *, convert: bool) -> Any:
+    """A copy of raw config data, checked against the limits of `stress.config_limits`.
+
+    Walks iteratively (no recursion however deep the data), refusing nesting deeper than
+    `MAX_DEPTH`, more than `MAX_VALUES` values and integers past Python's digit limit, each
+    with the field path. With ``convert`` (data given in Python) any mapping becomes a dict,
+    any other sequence but text (a tuple, a numpy array) a list and a numpy scalar a Python
+    one, so the strict schema sees what a YAML file would give; types are not converted
+    otherwise ("1" stays text). Without it (data read from YAML/TOML) only dicts and lists are
+    walked and nothing is changed.
+    """
+    root, items = _open(data, convert)
+    stack: list[tuple[Any, Iterator[tuple[Any, Any]], tuple]] = []
+    if items is not None:
+        stack.append((root, items, ()))
+    count = 1
+    while stack:
+        out, items, loc = stack[-1]
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+            continue
+        key, value = item
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: {field_path((*loc, key))}: too many values: "
+                f"expected at most {MAX_VALUES:,} in a config, got more"
+            )
+        value, children = _open(value, convert)
+        if isinstance(out, dict):
+            key = _scalar(key) if convert else key
+            out[key] = value
+        else:
+            out.append(value)
+        if isinstance(value, int) and too_many_digits(value):
+            raise ConfigError(
+                f"{source}: {field_path((*loc, key))}: "
+                f"a number with more than {digits_limit()} digits"
+            )
+        if children is not None:
+            if len(stack) >= MAX_DEPTH:
+                raise ConfigError(
+                    f"{source}: {field_path((*loc, key))}: nested deeper than {MAX_DEPTH} levels"
+                )
+            stack.append((value, children, (*loc, key)))
+    return root
+
+
+def _open(value: Any, convert: bool) -> tuple[Any, Iterator[tuple[Any, Any]] | None]:
+    """(an empty copy, its items) for a container; (the value, None) for anything else."""
+    if isinstance(value, dict) or (convert and isinstance(value, Mapping)):
+        return {}, iter(value.items())
+    if isinstance(value, list):
+        return [], enumerate(value)
+    if convert and (
+        (isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray))
+        or (isinstance(value, np.ndarray) and value.ndim > 0)  # iterated row by row
+    ):
+        return [], enumerate(value)
+    return (_scalar(value) if convert else value), None
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy number, boolean or string as the Python one; anything else unchanged."""
+    if isinstance(value, np.bool_ | np.number | np.str_) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    ):
+        return value.item()
+    return value

@@ -19,7 +19,10 @@ Binance files) and is reported by `calibrate` as ``dropped_returns``.
 
 from __future__ import annotations
 
+import gzip
+import io
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,9 @@ QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "TUSD", "EUR")
 """Quote-currency suffixes stripped from a file name to name its asset (BTCUSDT -> BTC)."""
 
 MIN_CLOSES = 31  # at least 30 returns
+MAX_FILE_BYTES = 256 * 2**20
+"""Largest price file, uncompressed: about 2.5 million OHLCV rows (five years of 1-minute
+bars). A small .csv.gz can expand to gigabytes; it is read only this far."""
 NS_PER_SECOND = 10**9
 
 
@@ -214,6 +220,29 @@ def _check_increasing(times: np.ndarray, source: str, column: str) -> None:
         )
 
 
+def _read_capped(path: Path, source: str) -> bytes:
+    """The file's bytes, gunzipped if it is gzip (by its magic number), at most MAX_FILE_BYTES."""
+    too_big = (
+        f"{source}: expected a price file of at most {MAX_FILE_BYTES // 2**20} MB uncompressed, "
+        "got a larger one"
+    )
+    try:
+        with path.open("rb") as fh:
+            gzipped = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
+            if gzipped:
+                with gzip.GzipFile(fileobj=fh) as gz:
+                    data = gz.read(MAX_FILE_BYTES + 1)
+            else:
+                data = fh.read(MAX_FILE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{source}: cannot read: {reason}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(too_big)
+    return data
+
+
 def read_prices(path: str | Path, name: str | None = None) -> PriceHistory:
     """Read one price file (``.csv`` or ``.csv.gz``).
 
@@ -237,13 +266,14 @@ def read_prices(path: str | Path, name: str | None = None) -> PriceHistory:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{source}: no such file")
+    data = _read_capped(path, source)
     try:
         # Blank lines are kept (as empty rows) so that row numbers stay file line numbers.
-        columns = list(pd.read_csv(path, nrows=0).columns)
+        columns = list(pd.read_csv(io.BytesIO(data), nrows=0).columns)
         time_col = _find_column(columns, TIME_COLUMNS, source, "timestamp")
         close_col = _find_column(columns, (CLOSE_COLUMN,), source, "close")
         frame = pd.read_csv(
-            path,
+            io.BytesIO(data),
             usecols=[time_col, close_col],
             skip_blank_lines=False,
             dtype=str,

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stress.budget import FAN_PATHS, KEEP_BYTES, check_budget, config_estimate
 from stress.config import HISTORY_MODELS, Config, Scenario, load_config
 from stress.errors import ConfigError
 from stress.historical import history_info, history_spec
+from stress.limits import MAX_PATHS
 from stress.liqprices import portfolio_liquidation_bounds
 from stress.margin.engine import MarketRules, PathResults, book_equity_paths, evaluate
 from stress.margin.layout import Layout, build_layout, funding_counts
@@ -34,13 +36,6 @@ from stress.verdict import OBJECTIVES, portfolio_verdict
 from stress.version import __version__
 
 ConfigLike = Config | dict | str
-
-KEEP_BYTES = 256 * 2**20
-"""Memory for per-path results; past it only the first paths are kept and the metrics come
-from statistics accumulated over every path (`stress.streaming`), so memory stays flat."""
-
-FAN_PATHS = 500
-"""Paths kept whole (every step) for fan charts; the rest are summarised and dropped."""
 
 
 def model_spec(cfg: Config) -> ModelSpec:
@@ -70,11 +65,21 @@ def time_grid(cfg: Config) -> TimeGrid:
 
 
 def _overrides(cfg: Config, paths: int | None, seed: int | None) -> tuple[int, int]:
-    """Command-line/API overrides, validated like the config fields they replace."""
-    if paths is not None and (isinstance(paths, bool) or not isinstance(paths, int) or paths < 1):
-        raise ConfigError(f"paths: expected an integer >= 1, got {paths!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    """Command-line/API overrides, validated like the config fields they replace.
+
+    Python and numpy integers are accepted (a count computed with numpy is an ``np.int64``);
+    bools and floats are not, as in the config.
+    """
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+    if paths is not None and (not integer(paths) or not 1 <= paths <= MAX_PATHS):
+        raise ConfigError(f"paths: expected an integer from 1 to {MAX_PATHS:,}, got {paths!r}")
+    if seed is not None and (not integer(seed) or seed < 0):
         raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
+    paths = None if paths is None else int(paths)
+    seed = None if seed is None else int(seed)
     if paths is not None and cfg.model.type == "replay":
         raise ConfigError(
             f"paths: not used by model type replay (one path per history window, "
@@ -321,7 +326,19 @@ def run(
     n_paths, seed = _overrides(cfg, paths, seed)
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    chunk_paths = chunk_paths or cfg.simulation.chunk_paths
+    if chunk_paths is not None and (
+        not isinstance(chunk_paths, int | np.integer)
+        or isinstance(chunk_paths, bool)
+        or chunk_paths < BLOCK_PATHS
+        or chunk_paths % BLOCK_PATHS
+    ):
+        raise ConfigError(
+            f"chunk_paths: expected a multiple of {BLOCK_PATHS} >= {BLOCK_PATHS}, "
+            f"got {chunk_paths!r}"
+        )
+    chunk_paths = cfg.simulation.chunk_paths if chunk_paths is None else int(chunk_paths)
+    if paths is not None:  # the config's own paths were checked when it was loaded
+        check_budget(config_estimate(cfg, n_paths), "paths")
     prepared = prepare(cfg)
     spec = model_spec(cfg)
     liq_prices = _liquidation_prices(cfg, prepared[0], prepared[1])

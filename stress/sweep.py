@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from stress import limits as L
 from stress.checks import _fmt, check_positions, portfolio_problem
 from stress.config import MAX_PORTFOLIOS, Config
 from stress.config_read import show, show_typed
@@ -43,14 +44,14 @@ WHOLE = ("leverage", "notional", "weights", "side", "isolated_share", "wallet")
 PER_POSITION = ("leverage", "notional", "weight", "side")
 
 # kind -> (lo, hi, lo_open, hi_open): the values a parameter (or one weight) may take
-_DOMAINS = {
-    "leverage": (0.0, math.inf, True, True),
-    "notional": (0.0, math.inf, True, True),
-    "wallet": (0.0, math.inf, True, True),
+_DOMAINS = {  # (lo, hi, lo open, hi open); upper bounds from stress.limits
+    "leverage": (0.0, L.MAX_LEVERAGE, True, False),
+    "notional": (0.0, L.MAX_AMOUNT, True, False),
+    "wallet": (0.0, L.MAX_AMOUNT, True, False),
     "isolated_share": (0.0, 1.0, False, False),
     "weight": (0.0, 1.0, True, True),
-    "weights": (0.0, math.inf, True, True),
-    "alpha": (0.0, math.inf, True, True),
+    "weights": (0.0, 1e12, True, False),
+    "alpha": (0.0, 1e6, True, False),
 }
 _NUMERIC_DISTRIBUTIONS = ("choice", "loguniform", "uniform")
 _DISTRIBUTIONS = {"side": ("choice",), "weights": ("choice", "dirichlet")}
@@ -156,8 +157,18 @@ def _number(value: Any, at: str, kind: str) -> float:
     lo, hi, lo_open, hi_open = _DOMAINS[kind]
     if not math.isfinite(x):
         _fail(at, f"expected a finite number, got {show(value)}")
-    if x < lo or (lo_open and x == lo) or x > hi or (hi_open and x == hi):
+    below = x < lo or (lo_open and x == lo)
+    above = x > hi or (hi_open and x == hi)
+    if (below or above) and hi <= 1.0:  # a share: the whole range says it best
         _fail(at, f"expected {_domain_text(kind)}, got {show(value)}")
+    if below:
+        _fail(at, f"expected a number {'>' if lo_open else '>='} {_fmt(lo)}, got {show(value)}")
+    if above:
+        _fail(
+            at,
+            f"expected a number {'<' if hi_open else '<='} {_fmt(hi)} (the largest stress "
+            f"accepts), got {show(value)}",
+        )
     return x
 
 

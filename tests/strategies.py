@@ -52,6 +52,9 @@ def tier_rows(draw, notionals: list[float], tight: bool) -> list[dict]:
             if jumps:
                 big = st.floats(-0.05, -0.01) | st.floats(0.01, 0.05)
                 up = draw(big if tight else st.floats(-0.05, 0.05))
+                # a drop may take the maintenance at the cap down to 0, not below (the config
+                # refuses a tier whose maintenance is negative anywhere)
+                up = max(up, -(mmr - amount / caps[i - 1]))
             step = max(0.0, up) + draw(st.floats(0.0, 0.01 if tight else 0.1))
             mmr += step
             amount += caps[i - 1] * (step - up)

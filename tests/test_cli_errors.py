@@ -117,7 +117,7 @@ CASES = [
     Case(
         "zero-price",
         mutated(("model.assets.ETH.price", 0)),
-        ("model.assets.ETH.price: expected a number > 0, got 0",),
+        ("model.assets.ETH.price: expected a number >= 1e-09, got 0",),
     ),
     Case(
         "negative-wallet",
@@ -257,7 +257,7 @@ CASES = [
     Case(
         "paths-option-zero",
         BASE,
-        ("--paths: expected an integer >= 1, got 0",),
+        ("--paths: expected an integer from 1 to 1,000,000,000, got 0",),
         args=("--paths", "0"),
         names_file=False,
     ),

@@ -221,12 +221,12 @@ def test_yaml_anchors_and_merge_keys_are_not_duplicates(tmp_path):
         ),
         pytest.param(
             [("model.assets.ETH.price", 0)],
-            ["model.assets.ETH.price: expected a number > 0, got 0"],
+            ["model.assets.ETH.price: expected a number >= 1e-09, got 0"],
             id="zero-price",
         ),
         pytest.param(
             [("model.assets.ETH.price", -3000)],
-            ["model.assets.ETH.price: expected a number > 0, got -3000"],
+            ["model.assets.ETH.price: expected a number >= 1e-09, got -3000"],
             id="negative-price",
         ),
         pytest.param(
@@ -855,9 +855,9 @@ def test_toml_duplicate_key(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"paths": 0}, "paths: expected an integer >= 1, got 0"),
-        ({"paths": 2.5}, "paths: expected an integer >= 1, got 2.5"),
-        ({"paths": True}, "paths: expected an integer >= 1, got True"),
+        ({"paths": 0}, "paths: expected an integer from 1 to 1,000,000,000, got 0"),
+        ({"paths": 2.5}, "paths: expected an integer from 1 to 1,000,000,000, got 2.5"),
+        ({"paths": True}, "paths: expected an integer from 1 to 1,000,000,000, got True"),
         ({"seed": -1}, "seed: expected an integer >= 0, got -1"),
     ],
 )

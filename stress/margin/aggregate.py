@@ -95,13 +95,16 @@ def accumulate_nb(
             s = first_step[i, k]
             if s >= 0:
                 n_liq[k] += 1
-                ttl_hist[k, s] += 1
+                if s < ttl_hist.shape[1]:  # never index with an unchecked value
+                    ttl_hist[k, s] += 1
+            # a NaN loss fails both tests and lands in the underflow bin rather than turning
+            # into an index (the run refuses non-finite results; see stress.margin.engine)
             pos = (x + w) / (2.0 * w) * n_bins
-            if pos < 0.0:
-                j = 0
-            elif pos >= n_bins:
+            if pos >= n_bins:
                 j = n_bins + 1
-            else:
+            elif pos >= 0.0:
                 j = int(pos) + 1
+            else:
+                j = 0
             loss_count[k, j] += 1
             loss_sum[k, j] += x

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from stress.errors import ConfigError
 from stress.margin.aggregate import books_from_buckets_nb
 from stress.margin.kernels import BLOCK, mark_buckets_nb
 from stress.margin.layout import Layout
@@ -157,6 +158,23 @@ def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults,
     )
 
 
+def _refuse_non_finite(layout: Layout, chunk: PathResults, first: int) -> None:
+    """Stop a run whose arithmetic overflowed rather than report NaN or infinite numbers.
+
+    The config's bounds (`stress.limits`) keep every product finite; a model pushed to its
+    extremes (volatility, jumps and horizon together) can still overflow a price.
+    """
+    bad = ~np.isfinite(chunk.final_equity)
+    if bad.any():
+        i, k = (int(x[0]) for x in np.nonzero(bad))
+        book = layout.books[k]
+        raise ConfigError(
+            f"model: the simulation overflowed float64 (equity {chunk.final_equity[i, k]} on "
+            f"path {first + i}, mode {book.mode}): the model's volatility, jumps or horizon are "
+            "too extreme; lower them"
+        )
+
+
 def evaluate(
     layout: Layout,
     rules: MarketRules,
@@ -187,6 +205,7 @@ def evaluate(
         m = prices.shape[0]
         chunk = PathResults.empty(m, layout)
         books_from_buckets(layout, mark_chunk(layout, rules, prices), chunk, slice(0, m))
+        _refuse_non_finite(layout, chunk, first)
         if on_chunk is not None:
             on_chunk(chunk)
         if first < keep:

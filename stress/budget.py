@@ -1,0 +1,156 @@
+"""What a run will cost, estimated from the config alone, and the limits it must fit.
+
+A run's memory is flat in the number of paths (chunks of paths are generated, marked and
+dropped), but it grows with the number of steps times the number of books, assets and
+scenarios: the time-to-liquidation histogram holds a count per book per step, the fan charts
+keep a sample of whole paths, and even the smallest chunk holds one block of whole paths.
+`check_budget` refuses a config whose estimate does not fit this machine (or whose work would
+take days), naming the fields that drive it, so `stress validate` says what `stress run` would
+refuse and nothing allocates gigabytes before failing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stress.errors import ConfigError
+from stress.paths import BLOCK_PATHS, TimeGrid
+from stress.paths.generate import chunk_paths_for
+
+if TYPE_CHECKING:
+    from stress.config import Config
+
+KEEP_BYTES = 256 * 2**20
+"""Memory for per-path results; past it only the first paths are kept and the metrics come
+from statistics accumulated over every path (`stress.streaming`), so memory stays flat."""
+
+FAN_PATHS = 500
+"""Paths kept whole (every step) for fan charts; the rest are summarised and dropped."""
+
+MAX_WORK = 1e14
+"""Position-steps (paths x marks x positions over every book, scenarios included) a run may
+do: about two hours at the engine's speed on a 2-core machine, 600 times the headline
+benchmark. Split bigger studies into several runs."""
+
+MEMORY_SHARE = 0.75
+"""Share of the machine's memory a run may plan to use (`STRESS_MEMORY_LIMIT_GB` overrides)."""
+
+BASE_BYTES = 600 * 2**20
+"""What a run holds whatever its size: the interpreter, numpy, numba, compiled kernels."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Planned memory in bytes, by part, and the work in position-steps."""
+
+    parts: dict[str, float]
+    work: float
+
+    @property
+    def memory(self) -> float:
+        return BASE_BYTES + sum(self.parts.values())
+
+
+def memory_limit() -> float:
+    """Bytes a run may plan to use: `STRESS_MEMORY_LIMIT_GB`, else a share of physical memory."""
+    given = os.environ.get("STRESS_MEMORY_LIMIT_GB")
+    if given:
+        try:
+            value = float(given)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(
+                f"STRESS_MEMORY_LIMIT_GB: expected a number of gigabytes > 0, got {given!r}"
+            )
+        return value * 2**30
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return math.inf
+    return MEMORY_SHARE * physical
+
+
+def estimate(
+    grid: TimeGrid,
+    n_assets: int,
+    n_books: int,
+    n_positions: int,
+    paths: int,
+    n_scenarios: int,
+    chunk_paths: int | None = None,
+) -> Estimate:
+    """The dominant allocations of a run (see the module doc).
+
+    Parameters
+    ----------
+    n_books, n_positions : over every portfolio and mode
+    n_scenarios : scenarios configured (each is a full run kept beside the base one)
+    """
+    marks = grid.n_steps + 1
+    runs = 1 + n_scenarios
+    chunk = chunk_paths or chunk_paths_for(grid, n_assets)
+    chunk = min(max(chunk, BLOCK_PATHS), max(paths, BLOCK_PATHS))
+    parts = {
+        # prices of a chunk, the normals they are built from, one more block of temporaries
+        "chunk": 8.0 * marks * n_assets * (2 * chunk + BLOCK_PATHS),
+        # per run: first-liquidation counts per book and step, the loss histograms
+        "histograms": runs * n_books * (8.0 * marks + 16.0 * 2050),
+        "fan sample": runs * 8.0 * min(paths, FAN_PATHS) * marks * n_assets,
+        "per-path results": 2.0 * min(KEEP_BYTES, paths * (28.0 * n_books + 2.0 * n_positions)),
+    }
+    work = float(runs) * paths * marks * n_positions
+    return Estimate(parts=parts, work=work)
+
+
+def _gb(x: float) -> str:
+    return f"{x / 2**30:,.1f} GB"
+
+
+def check_budget(est: Estimate, paths_field: str = "simulation.paths") -> None:
+    """Refuse a run that cannot fit: one line naming the fields behind the largest part."""
+    if est.work > MAX_WORK:
+        raise ConfigError(
+            f"{paths_field}: the run would mark {est.work:.3g} position-steps (paths x steps x "
+            f"positions over every portfolio, mode and scenario), more than the {MAX_WORK:.0e} "
+            "a run may do (hours of work): lower the paths, the steps "
+            "(simulation.horizon_days x steps_per_day) or the number of portfolios"
+        )
+    limit = memory_limit()
+    if est.memory > limit:
+        part = max(est.parts, key=est.parts.get)
+        fields = {
+            "chunk": "simulation.horizon_days x steps_per_day and the assets",
+            "histograms": "simulation.horizon_days x steps_per_day and the number of portfolios",
+            "fan sample": "simulation.horizon_days x steps_per_day and the assets",
+            "per-path results": "the number of portfolios",
+        }[part]
+        raise ConfigError(
+            f"simulation: the run would need about {_gb(est.memory)} of memory "
+            f"({part}: {_gb(est.parts[part])}), more than the {_gb(limit)} allowed "
+            f"({MEMORY_SHARE:.0%} of this machine's memory; STRESS_MEMORY_LIMIT_GB sets it): "
+            f"lower {fields}"
+        )
+
+
+def config_estimate(cfg: Config, paths: int | None = None) -> Estimate:
+    """`estimate` for a checked config (its sweep expanded), with `paths` overriding its own."""
+    expansion = cfg.sweep_expansion()
+    if expansion is not None:
+        sizes = [len(p.positions) for p in expansion.portfolios]
+    else:
+        sizes = [len(positions) for _, _, positions, _ in cfg.book_list()]
+    modes = len(cfg.modes)
+    n_paths = cfg.simulation.paths if paths is None else paths
+    return estimate(
+        TimeGrid.from_days(cfg.simulation.horizon_days, cfg.simulation.steps_per_day),
+        len(cfg.model.assets),
+        len(sizes) * modes,
+        sum(sizes) * modes,
+        int(n_paths or 1),
+        len(cfg.scenarios),
+        cfg.simulation.chunk_paths,
+    )
