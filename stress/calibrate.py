@@ -21,9 +21,7 @@ the weighted likelihood. Weights are scaled to sum to the effective sample size
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -258,6 +256,24 @@ def _diagnostics(
     }
 
 
+TIED_SHARE = 0.5
+"""Most of the returns one value may take before a density model cannot be fitted."""
+
+
+def _refuse_ties(x: np.ndarray, histories: list, model: str) -> None:
+    """Merton and Student-t have continuous densities: when most returns are one value (a
+    price that did not trade), the likelihood grows without bound as the scale goes to 0 and no
+    maximum exists. Say so instead of failing inside the optimiser."""
+    for j in range(x.shape[1]):
+        _, counts = np.unique(x[:, j], return_counts=True)
+        if counts.max() > TIED_SHARE * x.shape[0]:
+            raise ConfigError(
+                f"{histories[j].source}: close: expected returns of a traded price for model "
+                f"{model}, got {counts.max()} of {x.shape[0]} returns exactly equal (the price "
+                "did not move); fit gbm, or choose a window where it trades"
+            )
+
+
 def calibrate(
     paths: PathLike | list[PathLike] | dict[str, PathLike],
     model: str = "gbm",
@@ -307,6 +323,8 @@ def calibrate(
             f"{source}: close: expected prices that move, got the same return "
             f"{data.values.shape[0]} times"
         )
+    if model != "gbm":
+        _refuse_ties(data.values, histories, model)
     w = observation_weights(data.times, halflife)
     if w.sum() < MIN_CLOSES - 1:
         raise ConfigError(
@@ -415,25 +433,3 @@ def model_yaml(result: dict, comments: bool = True) -> str:
     if not result["diagnostics"]["converged"]:
         header.append(f"# warning: {result['diagnostics']['message']}")
     return "\n".join(header) + "\n" + body
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -1,10 +1,17 @@
-"""The `stress` command: parse, call the API, print. Exit 0 ok, 2 bad input, 1 failure."""
+"""The `stress` command: parse, call the API, print.
+
+Exit 0 ok, 2 bad input, 1 failure, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stress.errors import ConfigError
+from stress.errors import ConfigError, one_line
+from stress.files import OutputFolder
+from stress.limits import MAX_PATHS
 from stress.tables import print_comparison
 
 if TYPE_CHECKING:
@@ -66,25 +75,82 @@ def _check_overrides(paths: int | None, seed: int | None, objective: str = "es_9
 
     if objective not in OBJECTIVES:
         raise ConfigError(f"--objective: expected one of {', '.join(OBJECTIVES)}, got {objective}")
-    if paths is not None and paths < 1:
-        raise ConfigError(f"--paths: expected an integer >= 1, got {paths}")
+    if paths is not None and not 1 <= paths <= MAX_PATHS:
+        raise ConfigError(f"--paths: expected an integer from 1 to {MAX_PATHS:,}, got {paths}")
     if seed is not None and seed < 0:
         raise ConfigError(f"--seed: expected an integer >= 0, got {seed}")
 
 
-def _check_out_dir(target: Path) -> None:
-    """Refuse an output folder that cannot be created, before simulating anything."""
-    if target.exists():
-        if not target.is_dir():
-            raise ConfigError(f"--out: expected a folder, got {target}, an existing file")
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised where the command was, so that its `finally` blocks run.
+
+    A BaseException like KeyboardInterrupt, so that no ``except Exception`` takes it for a
+    failure. ``note`` says what the command leaves behind; commands that write set it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.note = "nothing written"
+
+    def line(self) -> str:
+        verb = "interrupted" if self.signum == signal.SIGINT else "terminated"
+        return f"{verb}; {self.note}"
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` during the block; the old handlers come back after.
+
+    Only the first signal raises: a second one, while the first unwinds the command, is
+    ignored so that the cleanup under way (temporary files, created folders) is not cut short.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers, and only it runs them
         return
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(
-                    f"--out: expected a folder, got {target}, inside {parent}, which is a file"
-                )
-            return
+    raised = False
+
+    def handler(signum: int, _frame: object) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Interrupted(signum)
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for signum in previous:
+        signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            if old is not None:  # None: set outside Python, and left as it was
+                signal.signal(signum, old)
+
+
+@contextmanager
+def _on_interrupt(note: Callable[[], str]) -> Iterator[None]:
+    """An interruption in the block says ``note()`` (asked then) about what was written."""
+    try:
+        yield
+    except Interrupted as exc:
+        exc.note = note()
+        raise
+
+
+def _run_note(folder: OutputFolder) -> str:
+    if folder.published:
+        return f"the outputs in {folder.path} are complete"
+    if folder.created and not folder.path.exists():
+        return f"nothing written; {folder.path} did not exist and still does not"
+    return f"nothing written; the files already in {folder.path} are untouched"
+
+
+def _check_budget(cfg: Config, paths: int | None) -> None:
+    """With --paths, what the run would cost is checked again, naming the option."""
+    from stress.budget import check_budget, config_estimate
+
+    if paths is not None and cfg.model.type != "replay":
+        check_budget(config_estimate(cfg, paths), "--paths")
 
 
 def _simulate(cfg: Config, paths: int | None, seed: int | None, objective: str):
@@ -117,30 +183,35 @@ def run_cmd(
         ),
     ] = False,
 ) -> None:
-    """Full stress run: writes report.html, summary.json and results.parquet."""
+    """Full stress run: writes report.html, summary.json, results.parquet and manifest.json."""
     import warnings
 
     from stress.config import load_config
-    from stress.outputs import write_outputs
+    from stress.outputs import check_output_names, output_names, write_outputs
     from stress.per_path import kept_note
 
     _check_overrides(paths, seed, objective)
     cfg = load_config(config)
-    target = out_dir if out_dir is not None else Path("reports") / cfg.name
-    _check_out_dir(target)
-    result = _simulate(cfg, paths, seed, objective)
-    data = result.to_dict()
-    table = None
-    if per_path:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # said below, in the CLI's words
-            table = result.per_path()
-    written = write_outputs(result, target, data, per_path=table)
-    print_comparison(out, data)
-    err.print(f"wrote {', '.join(str(p) for p in written.values())}", markup=False)
-    note = kept_note(result) if per_path else None
-    if note is not None:
-        err.print(f"note: --per-path: paths.parquet: {note}", markup=False)
+    _check_budget(cfg, paths)
+    folder = OutputFolder(out_dir if out_dir is not None else Path("reports") / cfg.name, "--out")
+    with _on_interrupt(lambda: _run_note(folder)):
+        # Held from before simulating: a folder that cannot be written, a folder in the way of
+        # an output or a concurrent run into it is found before any work.
+        with folder:
+            check_output_names(folder.path, output_names(per_path), "--out")
+            result = _simulate(cfg, paths, seed, objective)
+            data = result.to_dict()
+            table = None
+            if per_path:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # said below, in the CLI's words
+                    table = result.per_path()
+            written = write_outputs(result, folder.path, data, per_path=table)
+        print_comparison(out, data)
+        err.print(f"wrote {', '.join(str(p) for p in written.values())}", markup=False)
+        note = kept_note(result) if per_path else None
+        if note is not None:
+            err.print(f"note: --per-path: paths.parquet: {note}", markup=False)
 
 
 @app.command("compare")
@@ -156,7 +227,9 @@ def compare_cmd(
     from stress.outputs import jsonable
 
     _check_overrides(paths, seed, objective)
-    result = _simulate(load_config(config), paths, seed, objective)
+    cfg = load_config(config)
+    _check_budget(cfg, paths)
+    result = _simulate(cfg, paths, seed, objective)
     data = result.to_dict()
     if as_json:
         print(json.dumps(jsonable(data), allow_nan=False, indent=2))
@@ -209,8 +282,9 @@ def validate_cmd(config: ConfigArg) -> None:
     books = cfg.book_list()
     n_pos = sum(len(p) for _, _, p, _ in books)
     out.print(
-        f"ok: {config}: {len(books)} portfolio(s), {n_pos} position(s), "
-        f"model {cfg.model.type}, modes {', '.join(cfg.modes)}"
+        f"ok: {one_line(str(config))}: {len(books)} portfolio(s), {n_pos} position(s), "
+        f"model {cfg.model.type}, modes {', '.join(cfg.modes)}",
+        markup=False,
     )
 
 
@@ -256,21 +330,26 @@ def calibrate_cmd(
         check_window,
         model_yaml,
         name_files,
-        se_lines,
-        summary_line,
-        write_atomic,
     )
-    from stress.outputs import jsonable
+    from stress.files import check_file_target, write_atomic
 
     check_model(model, "--model")
     check_halflife(halflife_days, "--halflife-days")
     check_window(since, until, ("--since", "--until"))
     files = name_files(prices, names or [], "--name")
-    if output is not None and (output.is_dir() or not output.parent.is_dir()):
-        raise ConfigError(f"-o: expected a file in an existing folder, got {output}")
+    if output is not None:
+        check_file_target(output, "-o")  # before fitting: a place it could never be written
     result = calibrate(files, model, since, until, halflife_days, drift)
     if output is not None:
         write_atomic(output, model_yaml(result))
+    with _on_interrupt(lambda: "nothing written" if output is None else f"{output} was written"):
+        _print_calibration(result, output, as_json)
+
+
+def _print_calibration(result: dict, output: Path | None, as_json: bool) -> None:
+    from stress.calibrate import model_yaml, se_lines, summary_line
+    from stress.outputs import jsonable
+
     if as_json:
         print(json.dumps(jsonable(result), allow_nan=False, indent=2))
     else:
@@ -287,9 +366,17 @@ def calibrate_cmd(
 
 
 def main() -> None:
-    """Console-script entry point: turns errors into exit codes and one-line messages."""
+    """Console-script entry point: turns errors into exit codes and one-line messages.
+
+    SIGINT exits 130 and SIGTERM 143 (128 + the signal's number, the shell's convention),
+    after the command's cleanup, with one line saying what was written.
+    """
     try:
-        app(standalone_mode=False)
+        with _signals_raise():
+            code = app(standalone_mode=False)
+    except Interrupted as exc:
+        print(exc.line(), file=sys.stderr)
+        sys.exit(128 + exc.signum)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -309,5 +396,12 @@ def main() -> None:
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 print(f"error: {text}{hint}", file=sys.stderr)
             sys.exit(code)
-        print(f"error: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"error: unexpected failure: {type(exc).__name__}: {one_line(str(exc))}",
+            file=sys.stderr,
+        )
         sys.exit(1)
+    if isinstance(code, int) and code:  # typer.Exit(code), or typer's 130 for a KeyboardInterrupt
+        if code == 130:
+            print("interrupted", file=sys.stderr)
+        sys.exit(code)

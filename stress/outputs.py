@@ -1,37 +1,63 @@
-"""Writing a run's files: all of them or none.
+"""Writing a run's files: all of them or none, and a manifest that says which.
 
-Everything is rendered in memory first, then written to temporary files in the output folder
-and renamed into place only when every file was written, so a failure leaves no half-written
-or mixed-up outputs behind.
+Everything is rendered in memory first and written to hidden temporary files in the output
+folder. Only then, with SIGINT and SIGTERM deferred (renames are quick), the previous run's
+files are set aside, the new ones renamed into place and ``manifest.json`` renamed in last; if
+any rename fails, the new files are removed and the previous ones put back. A folder whose
+``manifest.json`` is present and lists each file with its size and SHA-256 holds one complete
+run (`verify_outputs` checks it); without one it holds none, or a set cut short by a crash.
+
+Publishing in place, with a manifest, rather than renaming a whole new folder over the old
+one, because the output folder may hold the user's own files, which are never moved.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
 import math
 import os
-import tempfile
+import stat
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from stress.errors import ConfigError
+from stress.files import (
+    PROBE,
+    OutputFolder,
+    deferred_signals,
+    held_folder,
+    new_tag,
+    remove_leftovers,
+    remove_quietly,
+    stage,
+    sync_folder,
+    temp_name,
+)
 from stress.report.html import render_report
 from stress.run import RunResult
+from stress.version import __version__
 
-OUTPUT_FILES = ("summary.json", "results.parquet", "report.html")
+DATA_FILES = ("summary.json", "results.parquet", "report.html")
 PER_PATH_FILE = "paths.parquet"
 """Written beside them with `stress run --per-path` (see `stress.per_path`)."""
+MANIFEST_FILE = "manifest.json"
+"""Written last: its presence, with matching sizes and checksums, marks a complete run."""
+OUTPUT_FILES = (*DATA_FILES, MANIFEST_FILE)
+"""What a run leaves in its folder (with ``--per-path`` also paths.parquet)."""
+KNOWN_FILES = (*OUTPUT_FILES, PER_PATH_FILE)
+MANIFEST_FORMAT = "stress-outputs/1"
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
+def output_names(per_path: bool = False) -> list[str]:
+    """The names a run writes into its folder, manifest last."""
+    return [*DATA_FILES, *([PER_PATH_FILE] if per_path else []), MANIFEST_FILE]
 
 
 def jsonable(obj: Any) -> Any:
@@ -62,16 +88,86 @@ def _parquet(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def manifest_json(blobs: dict[str, bytes], summary: dict[str, Any]) -> bytes:
+    """The manifest of a run's files: who wrote them, when, and each file's size and SHA-256."""
+    data = {
+        "format": MANIFEST_FORMAT,
+        "run_id": uuid.uuid4().hex,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "stress_version": __version__,
+        "name": summary.get("name"),
+        "seed": summary.get("seed"),
+        "paths": summary.get("paths"),
+        "files": [
+            {"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in blobs.items()
+        ],
+    }
+    return (json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def check_output_names(out_dir: Path, names: list[str], label: str) -> None:
+    """Refuse a folder where one of ``names`` is something other than a file we may replace.
+
+    Raises
+    ------
+    ConfigError
+        A folder, symbolic link or special file by one of those names is in the way.
+    """
+    for name in names:
+        path = out_dir / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ConfigError(f"{label}: cannot look at {path}: {exc.strerror}") from None
+        if stat.S_ISREG(mode):
+            continue
+        kind = "a folder" if stat.S_ISDIR(mode) else "a special file"
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else kind
+        raise ConfigError(
+            f"{label}: expected a file or nothing at {path}, got {kind}; move it away"
+        )
+
+
 def write_outputs(
     result: RunResult,
     out_dir: str | Path,
     summary: dict[str, Any] | None = None,
     per_path: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write summary.json, results.parquet and report.html into `out_dir` atomically.
+    """Write summary.json, results.parquet, report.html and manifest.json into `out_dir`.
 
-    `summary` is the run's `to_dict()` if the caller already has it; `per_path` (the run's
-    `per_path()` table) adds paths.parquet to the files written together.
+    The files are published as one unit (see the module docstring): afterwards `out_dir`
+    holds all of this run's files, or, after a failure or an interruption before publishing,
+    exactly what it held before. The folder is created if need be (and removed again on
+    failure) and locked against a concurrent run for the duration, unless this process holds
+    it already (`stress.files.OutputFolder`, as ``stress run`` does from before simulating).
+    Other files in `out_dir` are left alone, except a paths.parquet listed in the previous
+    manifest when this run writes none (it belongs to the previous run).
+
+    Parameters
+    ----------
+    result : RunResult
+    out_dir : str or Path
+    summary : dict, optional
+        The run's `to_dict()`, if the caller already has it.
+    per_path : DataFrame, optional
+        The run's `per_path()` table: adds paths.parquet to the files published together.
+
+    Returns
+    -------
+    dict of str to Path
+        Every file written, by name; manifest.json last.
+
+    Raises
+    ------
+    ConfigError
+        A folder or link named like an output is in the way, `out_dir` cannot be created or
+        written, or another run holds it.
+    OSError
+        Writing failed (a full disk, say); the previous files are back in place.
     """
     out_dir = Path(out_dir)
     summary = result.to_dict() if summary is None else summary
@@ -82,21 +178,122 @@ def write_outputs(
     }
     if per_path is not None:
         blobs[PER_PATH_FILE] = _parquet(per_path)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temps: dict[str, str] = {}
+    blobs[MANIFEST_FILE] = manifest_json(blobs, summary)
+    held = held_folder(out_dir)
+    with contextlib.nullcontext(held) if held else OutputFolder(out_dir, "out_dir") as folder:
+        check_output_names(out_dir, list(blobs), folder.label)
+        _stage_and_publish(folder, blobs)
+    return {name: out_dir / name for name in blobs}
+
+
+def _stage_and_publish(folder: OutputFolder, blobs: dict[str, bytes]) -> None:
+    """Write every file beside its final name, then publish them; no temporary survives."""
+    tag = new_tag()
+    temps = {name: folder.path / temp_name(name, tag) for name in blobs}
+    remove_leftovers(folder.path, (*KNOWN_FILES, PROBE))  # of a run killed outright
     try:
         for name, data in blobs.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            temps[name] = tmp
-            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for name, tmp in temps.items():
-            os.replace(tmp, out_dir / name)
+            stage(temps[name], data)
+        stale = _previous_files(folder.path) - set(blobs)
+        with deferred_signals():
+            _publish(folder.path, temps, sorted(stale), tag)
+            folder.published = True
     finally:
-        for tmp in temps.values():
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return {name: out_dir / name for name in blobs}
+        with deferred_signals():
+            for tmp in temps.values():
+                remove_quietly(tmp)
+
+
+def _previous_files(out_dir: Path) -> set[str]:
+    """The data files the current manifest lists: the previous run's, which are ours."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST_FILE).read_bytes())
+        listed = {entry["name"] for entry in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    ours = listed & {*DATA_FILES, PER_PATH_FILE}
+    # only files: anything else by that name was put there since, and is not ours to move
+    return {name for name in ours if stat.S_ISREG(_lstat_mode(out_dir / name))}
+
+
+def _lstat_mode(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _publish(out_dir: Path, temps: dict[str, Path], stale: list[str], tag: str) -> None:
+    """Set the previous files aside, rename the new ones in (manifest last), drop the old.
+
+    The previous manifest goes first, so from then until the new one lands the folder does
+    not claim to be complete. On a failure everything is put back as it was.
+    """
+    order = [MANIFEST_FILE, *(name for name in temps if name != MANIFEST_FILE), *stale]
+    aside: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for name in order:
+            target = out_dir / name
+            if os.path.lexists(target):
+                backup = out_dir / temp_name(name, tag, "old")
+                os.replace(target, backup)
+                aside.append((target, backup))
+        for name, tmp in temps.items():  # manifest.json is the last of them
+            os.replace(tmp, out_dir / name)
+            placed.append(out_dir / name)
+        sync_folder(out_dir)
+    except BaseException:
+        _put_back(placed, aside)
+        raise
+    for _, backup in aside:
+        remove_quietly(backup)
+
+
+def _put_back(placed: list[Path], aside: list[tuple[Path, Path]]) -> None:
+    """Undo a publication cut short: remove the new files, return the previous ones."""
+    complete = True
+    for path in placed:
+        complete &= _quietly(os.unlink, path)
+    for target, backup in reversed(aside):  # the previous manifest comes back last
+        if target.name == MANIFEST_FILE and not complete:
+            _quietly(os.unlink, backup)  # it would vouch for files that are not all back
+        else:
+            complete &= _quietly(os.replace, backup, target)
+
+
+def _quietly(step: Any, *paths: Path) -> bool:
+    """Run one file operation of an undo; whether it worked (the undo goes on regardless)."""
+    try:
+        step(*paths)
+    except OSError:
+        return False
+    return True
+
+
+def verify_outputs(out_dir: str | Path) -> list[str]:
+    """What is wrong with the run in `out_dir`: an empty list when it is complete.
+
+    Complete means: manifest.json is there and every file it lists has the listed size and
+    SHA-256, so all of them come from the same run.
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_bytes())
+        files = manifest["files"]
+    except FileNotFoundError:
+        return [f"{path}: missing: no complete run in {out_dir}"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{path}: unreadable: {exc}"]
+    problems = []
+    for entry in files:
+        file = out_dir / entry["name"]
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            problems.append(f"{file}: {exc.strerror}")
+            continue
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            problems.append(f"{file}: not the file the manifest lists (another run's, or cut)")
+    return problems
