@@ -117,6 +117,8 @@ def _signals_raise() -> Iterator[None]:
             raise Interrupted(signum)
 
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # a signal the caller ignores stays ignored (a job started in the background by a script)
+    previous = {s: old for s, old in previous.items() if old is not signal.SIG_IGN}
     for signum in previous:
         signal.signal(signum, handler)
     try:
@@ -208,7 +210,7 @@ def run_cmd(
                     table = result.per_path()
             written = write_outputs(result, folder.path, data, per_path=table)
         print_comparison(out, data)
-        err.print(f"wrote {', '.join(str(p) for p in written.values())}", markup=False)
+        err.print(one_line(f"wrote {', '.join(str(p) for p in written.values())}"), markup=False)
         note = kept_note(result) if per_path else None
         if note is not None:
             err.print(f"note: --per-path: paths.parquet: {note}", markup=False)
@@ -362,7 +364,7 @@ def _print_calibration(result: dict, output: Path | None, as_json: bool) -> None
     if not result["diagnostics"]["converged"]:
         err.print(f"warning: {result['diagnostics']['message']}", markup=False)
     if output is not None:
-        err.print(f"wrote {output}", markup=False)
+        err.print(one_line(f"wrote {output}"), markup=False)
 
 
 def main() -> None:
@@ -375,7 +377,7 @@ def main() -> None:
         with _signals_raise():
             code = app(standalone_mode=False)
     except Interrupted as exc:
-        print(exc.line(), file=sys.stderr)
+        print(one_line(exc.line()), file=sys.stderr)
         sys.exit(128 + exc.signum)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -81,7 +81,7 @@ class Model(_Strict):
     type: Literal["gbm", "merton", "student_t", "bootstrap", "replay"]
     # parametric models need assets; history models name them after their files (and then
     # hold them here, filled in by `stress.historical.resolve_history`)
-    assets: dict[Annotated[str, Field(min_length=1)], Asset] | None = Field(
+    assets: dict[Annotated[str, Field(min_length=1, max_length=L.MAX_NAME)], Asset] | None = Field(
         default=None, min_length=1
     )
     correlation: list[list[float]] | None = None
@@ -142,7 +142,7 @@ class Account(_Strict):
 
 
 class Position(_Strict):
-    id: str | None = Field(default=None, min_length=1)
+    id: str | None = Field(default=None, min_length=1, max_length=L.MAX_NAME)
     asset: str
     side: Literal["long", "short"]
     notional: Amount | None = None
@@ -154,7 +154,7 @@ class Position(_Strict):
 
 
 class Portfolio(_Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
     account: Account
     positions: list[Position] = Field(min_length=1)
 
@@ -177,7 +177,7 @@ class SweepRandom(_Strict):
 class Sweep(_Strict):
     """A generated portfolio set; the parameter syntax is checked by `stress.sweep`."""
 
-    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=L.MAX_NAME)
     base: SweepBase
     grid: dict[str, Any] | None = Field(default=None, min_length=1)
     random: SweepRandom | None = None
@@ -214,7 +214,7 @@ SCENARIO_EFFECTS = ("shock", "shocks", "vol_multiplier", "correlation_toward_one
 class Scenario(_Strict):
     """One what-if run on the base paths (same seed, same random numbers); see stress.scenarios."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
     description: str | None = None
     shock: Shock | None = None
     shocks: list[Shock] | None = Field(default=None, min_length=1)
@@ -235,7 +235,7 @@ class Scenario(_Strict):
 
 
 class Config(_Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
     seed: int = Field(default=0, ge=0)
     simulation: Simulation
     model: Model

@@ -267,6 +267,8 @@ def _expected(kind: str, msg: str, ctx: dict, value: Any) -> str:
         return f"expected at least {n} item{'s' * (n != 1)}"
     if kind == "string_too_short":
         return "expected a non-empty string"
+    if kind == "string_too_long":
+        return f"expected at most {ctx.get('max_length')} characters"
     if kind == "multiple_of":
         return f"expected a multiple of {ctx.get('multiple_of')}"
     if kind == "string_pattern_mismatch":

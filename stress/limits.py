@@ -54,3 +54,7 @@ MAX_SHOCK_MOVE = 100.0
 """A scenario's price move: up to 100 times the price (and down to just above 0)."""
 
 MAX_VOL_MULTIPLIER = 100.0
+
+MAX_NAME = 100
+"""Characters in a name (config, portfolio, scenario, asset, position id): it names folders and
+columns, and a file system refuses a folder name past 255 bytes."""

@@ -286,14 +286,27 @@ def verify_outputs(out_dir: str | Path) -> list[str]:
         return [f"{path}: missing: no complete run in {out_dir}"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{path}: unreadable: {exc}"]
+    if not isinstance(files, list) or not files:
+        return [f"{path}: unreadable: expected a list of the run's files, got {files!r:.60}"]
     problems = []
+    listed = set()
     for entry in files:
-        file = out_dir / entry["name"]
+        try:
+            name, size, digest = entry["name"], entry["bytes"], entry["sha256"]
+        except (KeyError, TypeError):
+            problems.append(f"{path}: unreadable entry {entry!r:.60}")
+            continue
+        if name not in KNOWN_FILES:  # never read a file outside the run's own names
+            problems.append(f"{path}: lists {name!r:.60}, not a file stress writes")
+            continue
+        listed.add(name)
+        file = out_dir / name
         try:
             data = file.read_bytes()
         except OSError as exc:
             problems.append(f"{file}: {exc.strerror}")
             continue
-        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
             problems.append(f"{file}: not the file the manifest lists (another run's, or cut)")
+    problems += [f"{path}: does not list {n}" for n in DATA_FILES if n not in listed]
     return problems

@@ -337,8 +337,8 @@ def run(
             f"got {chunk_paths!r}"
         )
     chunk_paths = cfg.simulation.chunk_paths if chunk_paths is None else int(chunk_paths)
-    if paths is not None:  # the config's own paths were checked when it was loaded
-        check_budget(config_estimate(cfg, n_paths), "paths")
+    # checked again: paths and chunk_paths may differ from the config's (checked on loading)
+    check_budget(config_estimate(cfg, n_paths, chunk_paths), "paths")
     prepared = prepare(cfg)
     spec = model_spec(cfg)
     liq_prices = _liquidation_prices(cfg, prepared[0], prepared[1])

@@ -174,3 +174,16 @@ def test_calibrate_refuses_an_unwritable_file_before_fitting(tmp_path):
     )
     assert proc.stdout == ""
     assert not os.listdir(tmp_path)
+
+
+def test_an_ignored_sigint_stays_ignored():
+    # a job started in the background by a script ignores SIGINT; the command must not undo that
+    from stress.cli import _signals_raise
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _signals_raise():
+            os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing raised
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)

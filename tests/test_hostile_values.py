@@ -103,6 +103,14 @@ REFUSED = [
         "must stay <= 20",
     ),
     ("huge-price", [("model.assets.BTC.price", 1e300)], "model.assets.BTC.price", "<= 1000000000"),
+    (
+        "days-of-work",
+        [("simulation.paths", 10**9), ("simulation.steps_per_day", 1440)],
+        "simulation.paths",
+        "would take about",
+    ),
+    ("long-name", [("name", "x" * 10_000)], "name", "expected at most 100 characters"),
+    ("long-id", [("positions.1.id", "y" * 300)], "positions[1].id", "at most 100 characters"),
 ]
 
 
@@ -244,3 +252,12 @@ def test_engine_tests_pass_with_bounds_checking(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
+
+
+def test_the_api_checks_what_its_own_arguments_would_cost():
+    # the config is small; a chunk of a million whole paths of 1,441 marks is not (~47 GB)
+    cfg = mutated(("simulation.steps_per_day", 1440))
+    with pytest.raises(ConfigError, match=r"^simulation: the run would need about .* of memory"):
+        stress.run(cfg, paths=1_024_000, chunk_paths=1_024_000)
+    with pytest.raises(ConfigError, match=r"^paths: the run would take about"):
+        stress.run(cfg, paths=10**9)

@@ -363,3 +363,21 @@ def test_a_folder_named_like_an_output_exits_2_before_simulating(
         err == f"error: --out: expected a file or nothing at {path}, got a folder; move it away\n"
     )
     assert [p.name for p in out.iterdir()] == ["report.html"]
+
+
+def test_verify_outputs_trusts_nothing_in_a_manifest(tmp_path):
+    from stress.outputs import verify_outputs
+
+    manifest = tmp_path / "manifest.json"
+    for text, says in [
+        ("{not json", "unreadable"),
+        ('{"files": []}', "expected a list of the run's files"),
+        ('{"files": [{"name": "summary.json"}]}', "unreadable entry"),
+        (
+            '{"files": [{"name": "/etc/hostname", "bytes": 1, "sha256": "x"}]}',
+            "not a file stress writes",
+        ),
+    ]:
+        manifest.write_text(text)
+        problems = verify_outputs(tmp_path)
+        assert problems and says in problems[0], (text, problems)
