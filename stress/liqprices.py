@@ -26,16 +26,6 @@ from stress.margin.rules import (
 )
 from stress.portfolio import ResolvedPortfolio, market_tables, resolve_portfolios
 
-COLUMNS = [
-    "portfolio",
-    "id",
-    "asset",
-    "mode",
-    "liquidation_price",
-    "liquidation_price_below",
-    "liquidation_price_above",
-]
-
 
 def bucket_liquidation_bounds(
     sides: Sequence[int | str],
@@ -160,15 +150,28 @@ def portfolio_liquidation_bounds(
     return {p.id: found[p.id] for p in port.positions}
 
 
+PRICE_KEYS = ("liquidation_price", "liquidation_price_below", "liquidation_price_above")
+"""What each position reports: the nearer to the mark of the two sides, then both sides."""
+
+
 def portfolio_liquidation_prices(
     port: ResolvedPortfolio, mode: str, marks: np.ndarray, tables: dict[str, TierTable]
-) -> dict[str, float | None]:
-    """{position id: liquidation price or None} for one portfolio under one mode.
+) -> dict[str, dict[str, float | None]]:
+    """{position id: {PRICE_KEYS: price or None}} for one portfolio under one mode.
 
-    The nearer to the mark of `portfolio_liquidation_bounds` (`LiquidationBounds.nearest`).
+    ``liquidation_price`` is the nearer to the mark of `portfolio_liquidation_bounds`
+    (`LiquidationBounds.nearest`); the other two are its sides.
     """
     bounds = portfolio_liquidation_bounds(port, mode, marks, tables)
-    return {p.id: bounds[p.id].nearest(marks[p.asset_index], p.side) for p in port.positions}
+    out = {}
+    for p in port.positions:
+        b = bounds[p.id]
+        nearest = b.nearest(marks[p.asset_index], p.side)
+        out[p.id] = dict(zip(PRICE_KEYS, (nearest, b.below, b.above), strict=True))
+    return out
+
+
+COLUMNS = ["portfolio", "id", "asset", "mode", *PRICE_KEYS]
 
 
 def _nan(price: float | None) -> float:
@@ -192,18 +195,8 @@ def liquidation_prices(cfg: Config | dict | str) -> pd.DataFrame:
     rows = []
     for port in resolve_portfolios(cfg):
         for mode in cfg.modes:
-            bounds = portfolio_liquidation_bounds(port, mode, marks, tables)
+            prices = portfolio_liquidation_prices(port, mode, marks, tables)
             for p in port.positions:
-                b = bounds[p.id]
-                rows.append(
-                    (
-                        port.name,
-                        p.id,
-                        p.asset,
-                        mode,
-                        _nan(b.nearest(marks[p.asset_index], p.side)),
-                        _nan(b.below),
-                        _nan(b.above),
-                    )
-                )
+                found = prices[p.id]
+                rows.append((port.name, p.id, p.asset, mode, *(_nan(found[k]) for k in PRICE_KEYS)))
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -15,7 +15,7 @@ from stress.config import HISTORY_MODELS, Config, Scenario, load_config
 from stress.errors import ConfigError
 from stress.historical import history_info, history_spec
 from stress.limits import MAX_PATHS
-from stress.liqprices import portfolio_liquidation_bounds
+from stress.liqprices import portfolio_liquidation_prices
 from stress.margin.engine import MarketRules, PathResults, book_equity_paths, evaluate
 from stress.margin.layout import Layout, build_layout, funding_counts
 from stress.metrics import book_metrics, flat_metrics
@@ -248,21 +248,10 @@ def _liquidation_prices(
     the nearer to the mark of the two sides, and both sides."""
     marks = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
     tables = market_tables(cfg)
-    out = []
-    for book in layout.books:
-        port = portfolios[book.portfolio]
-        bounds = portfolio_liquidation_bounds(port, book.mode, marks, tables)
-        out.append(
-            {
-                p.id: {
-                    "liquidation_price": bounds[p.id].nearest(marks[p.asset_index], p.side),
-                    "liquidation_price_below": bounds[p.id].below,
-                    "liquidation_price_above": bounds[p.id].above,
-                }
-                for p in port.positions
-            }
-        )
-    return out
+    return [
+        portfolio_liquidation_prices(portfolios[book.portfolio], book.mode, marks, tables)
+        for book in layout.books
+    ]
 
 
 def _book_metrics(
