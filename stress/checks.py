@@ -16,7 +16,7 @@ from stress import limits as L
 from stress.config import HISTORY_MODELS, PARAMETRIC_MODELS, Config, Position
 from stress.errors import ConfigError
 from stress.margin.rules import TierTable
-from stress.portfolio import ResolvedPosition, market_tables, resolve_position
+from stress.portfolio import ResolvedPosition, market_table, market_tables, resolve_position
 
 SYMMETRY_TOL = 1e-9
 PSD_TOL = 1e-9
@@ -196,7 +196,7 @@ def check_exchange(cfg: Config) -> None:
                     f"tiers must not raise leverage: expected <= {_fmt(prev.max_leverage)}, "
                     f"got {_fmt(tier.max_leverage)}",
                 )
-        _check_maintenance_positive(market.tiers, where)
+        _check_maintenance_positive(market_table(market), where)
     dm = cfg.exchange.default_market
     if dm.mmr >= 1.0 / dm.max_leverage:
         _fail(
@@ -205,26 +205,20 @@ def check_exchange(cfg: Config) -> None:
         )
 
 
-def _check_maintenance_positive(tiers: list, where: str) -> None:
+def _check_maintenance_positive(table: TierTable, where: str) -> None:
     """Maintenance must not be negative anywhere in a tier: at its floor (its lowest notional)
     ``floor * mmr - amount >= 0``. A hand-written amount can break that (a 100x long then needs
     no maintenance at all until it has lost half its value); jumps at the caps stay allowed.
-    Amounts left out are derived by continuity and keep the previous tier's value there."""
-    amount, floor = 0.0, 0.0
-    for i, tier in enumerate(tiers):
-        if tier.maintenance_amount is not None:
-            amount = tier.maintenance_amount
-        elif i > 0:
-            amount += floor * (tier.mmr - tiers[i - 1].mmr)
-        lowest = floor * tier.mmr - amount
-        if lowest < -1e-9 * max(1.0, floor * tier.mmr):
+    Amounts left out are derived by continuity (`TierTable.build`)."""
+    lowest = table.floor * table.mmr - table.amount
+    for i in range(table.n_tiers):
+        if lowest[i] < -1e-9 * max(1.0, table.floor[i] * table.mmr[i]):
             _fail(
                 f"{where}.tiers[{i}].maintenance_amount",
                 f"must keep the maintenance >= 0 in the tier: expected <= "
-                f"{_fmt(floor * tier.mmr)} (its floor {_fmt(floor)} x mmr {_fmt(tier.mmr)}), "
-                f"got {_fmt(amount)}",
+                f"{_fmt(table.floor[i] * table.mmr[i])} (its floor {_fmt(table.floor[i])} x mmr "
+                f"{_fmt(table.mmr[i])}), got {_fmt(table.amount[i])}",
             )
-        floor = tier.max_notional
 
 
 def check_positions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stress.config import Account, Config, Position
+from stress.config import Account, Config, Market, Position
 from stress.margin.rules import TierTable
 
 
@@ -62,13 +62,18 @@ def market_tables(cfg: Config) -> dict[str, TierTable]:
         if market is None:
             tables[asset] = TierTable.flat(dm.mmr, dm.max_leverage)
         else:
-            tables[asset] = TierTable.build(
-                caps=[t.max_notional for t in market.tiers],
-                mmrs=[t.mmr for t in market.tiers],
-                max_leverages=[t.max_leverage for t in market.tiers],
-                amounts=[t.maintenance_amount for t in market.tiers],
-            )
+            tables[asset] = market_table(market)
     return tables
+
+
+def market_table(market: Market) -> TierTable:
+    """One configured market's table; omitted maintenance amounts derived by continuity."""
+    return TierTable.build(
+        caps=[t.max_notional for t in market.tiers],
+        mmrs=[t.mmr for t in market.tiers],
+        max_leverages=[t.max_leverage for t in market.tiers],
+        amounts=[t.maintenance_amount for t in market.tiers],
+    )
 
 
 def resolve_position(cfg: Config, pos: Position, index: int) -> ResolvedPosition:
