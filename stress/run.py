@@ -64,19 +64,17 @@ def time_grid(cfg: Config) -> TimeGrid:
     return TimeGrid.from_days(cfg.simulation.horizon_days, cfg.simulation.steps_per_day)
 
 
+def _integer(value: Any) -> bool:
+    """Python and numpy integers (a count computed with numpy is an ``np.int64``); not bools,
+    not floats, as in the config."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def _overrides(cfg: Config, paths: int | None, seed: int | None) -> tuple[int, int]:
-    """Command-line/API overrides, validated like the config fields they replace.
-
-    Python and numpy integers are accepted (a count computed with numpy is an ``np.int64``);
-    bools and floats are not, as in the config.
-    """
-
-    def integer(value: Any) -> bool:
-        return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-    if paths is not None and (not integer(paths) or not 1 <= paths <= MAX_PATHS):
+    """Command-line/API overrides, validated like the config fields they replace."""
+    if paths is not None and (not _integer(paths) or not 1 <= paths <= MAX_PATHS):
         raise ConfigError(f"paths: expected an integer from 1 to {MAX_PATHS:,}, got {paths!r}")
-    if seed is not None and (not integer(seed) or seed < 0):
+    if seed is not None and (not _integer(seed) or seed < 0):
         raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
     paths = None if paths is None else int(paths)
     seed = None if seed is None else int(seed)
@@ -316,18 +314,16 @@ def run(
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if chunk_paths is not None and (
-        not isinstance(chunk_paths, int | np.integer)
-        or isinstance(chunk_paths, bool)
-        or chunk_paths < BLOCK_PATHS
-        or chunk_paths % BLOCK_PATHS
+        not _integer(chunk_paths) or chunk_paths < BLOCK_PATHS or chunk_paths % BLOCK_PATHS
     ):
         raise ConfigError(
             f"chunk_paths: expected a multiple of {BLOCK_PATHS} >= {BLOCK_PATHS}, "
             f"got {chunk_paths!r}"
         )
+    if paths is not None or chunk_paths is not None:
+        # the config's own paths and chunks were checked when it was loaded; these were not
+        check_budget(config_estimate(cfg, n_paths, chunk_paths), "paths")
     chunk_paths = cfg.simulation.chunk_paths if chunk_paths is None else int(chunk_paths)
-    # checked again: paths and chunk_paths may differ from the config's (checked on loading)
-    check_budget(config_estimate(cfg, n_paths, chunk_paths), "paths")
     prepared = prepare(cfg)
     spec = model_spec(cfg)
     liq_prices = _liquidation_prices(cfg, prepared[0], prepared[1])
