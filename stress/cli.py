@@ -226,7 +226,7 @@ def compare_cmd(
 ):
     """The margin modes side by side for each portfolio (same paths for every mode)."""
     from stress.config import load_config
-    from stress.outputs import jsonable
+    from stress.outputs import json_text
 
     _check_overrides(paths, seed, objective)
     cfg = load_config(config)
@@ -234,7 +234,7 @@ def compare_cmd(
     result = _simulate(cfg, paths, seed, objective)
     data = result.to_dict()
     if as_json:
-        print(json.dumps(jsonable(data), allow_nan=False, indent=2))
+        print(json_text(data), end="")
     else:
         print_comparison(out, data)
 
@@ -350,10 +350,10 @@ def calibrate_cmd(
 
 def _print_calibration(result: dict, output: Path | None, as_json: bool) -> None:
     from stress.calibrate import model_yaml, se_lines, summary_line
-    from stress.outputs import jsonable
+    from stress.outputs import json_text
 
     if as_json:
-        print(json.dumps(jsonable(result), allow_nan=False, indent=2))
+        print(json_text(result), end="")
     else:
         out.print(summary_line(result), markup=False)
         for line in se_lines(result):

@@ -73,9 +73,13 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def json_text(obj: Any) -> str:
+    """Indented plain JSON (see `jsonable`), ending with a newline."""
+    return json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n"
+
+
 def summary_json(result: RunResult, summary: dict[str, Any] | None = None) -> str:
-    data = result.to_dict() if summary is None else summary
-    return json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n"
+    return json_text(result.to_dict() if summary is None else summary)
 
 
 def results_parquet(result: RunResult) -> bytes:
@@ -103,7 +107,7 @@ def manifest_json(blobs: dict[str, bytes], summary: dict[str, Any]) -> bytes:
             for name, data in blobs.items()
         ],
     }
-    return (json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n").encode("utf-8")
+    return json_text(data).encode("utf-8")
 
 
 def check_output_names(out_dir: Path, names: list[str], label: str) -> None:
