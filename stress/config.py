@@ -7,7 +7,9 @@ one `ConfigError` line: ``<source>: <field path>: <what was expected>, got <what
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -22,7 +24,7 @@ from pydantic import (
 )
 
 from stress import limits as L
-from stress.config_read import message, read_file, show_typed
+from stress.config_read import message, plain_data, read_file, short_repr, show_typed
 from stress.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -349,7 +351,6 @@ def parse_config(
     the same limits on nesting and number of values.
     """
     from stress.checks import check_config  # the semantic checks need the schema types
-    from stress.config_read import plain_data
     from stress.historical import resolve_history  # reads the files of history models
 
     data = plain_data(data, source, convert=not from_file)
@@ -379,11 +380,6 @@ def load_config(source: str | Path | dict | Config) -> Config:
     ConfigError
         One line naming the source, the field path and the problem.
     """
-    from collections.abc import Mapping
-    from os import PathLike
-
-    from stress.config_read import short_repr
-
     if isinstance(source, Config):
         return source
     if isinstance(source, Mapping):
