@@ -30,7 +30,13 @@ FULL = 5
 
 
 def canonical(obj: Any) -> Any:
-    """Floats to DIGITS significant digits, recursively; everything else as it is."""
+    """Floats to DIGITS significant digits and file names relative to the checkout, recursively.
+
+    A history file is named by its absolute path in summary.json; the stored form writes the
+    checkout's root as `<repo>`, so the comparison holds wherever the project is checked out.
+    """
+    if isinstance(obj, str) and obj.startswith(str(ROOT) + "/"):
+        return "<repo>/" + obj[len(str(ROOT)) + 1 :]
     if isinstance(obj, dict):
         return {k: canonical(v) for k, v in obj.items()}
     if isinstance(obj, list):

@@ -43,3 +43,10 @@ def test_canonical_form_ignores_only_the_last_digits():
     assert canonical({"a": [0.1 + 0.2, 1e-300]}) == {"a": [0.3, 1e-300]}
     assert canonical(1.0000000000001) == 1.0  # beyond 12 significant digits
     assert canonical(1.00000000001) != 1.0  # within them
+
+
+def test_canonical_form_names_files_relative_to_the_checkout():
+    from expected_summaries import ROOT
+
+    assert canonical({"f": [str(ROOT / "data" / "x.csv")]}) == {"f": ["<repo>/data/x.csv"]}
+    assert canonical("/elsewhere/x.csv") == "/elsewhere/x.csv"
