@@ -39,7 +39,7 @@ import stress  # noqa: E402
 from stress.margin.engine import mark_chunk  # noqa: E402
 from stress.margin.numpy_engine import mark_buckets_numpy  # noqa: E402
 from stress.paths import iter_price_chunks  # noqa: E402
-from stress.run import model_spec, prepare  # noqa: E402
+from stress.pipeline.prepare import prepare  # noqa: E402
 
 
 def _config(args) -> dict | str:
@@ -79,7 +79,8 @@ def main() -> None:
 
     cfg = stress.load_config(_config(args))
     n_paths = args.paths or cfg.simulation.paths
-    _, layout, rules, grid = prepare(cfg)
+    plan = prepare(cfg)
+    layout, rules, grid = plan.layout, plan.rules, plan.grid
     n_pos = layout.pos_qty.shape[0]
     print(
         f"workload: {len(layout.books) // len(cfg.modes):,} portfolios x {len(cfg.modes)} modes "
@@ -94,7 +95,7 @@ def main() -> None:
     print(f"whole run (paths, engine, metrics, verdicts): {t_run:.2f} s wall")
 
     m = args.ref_paths
-    chunk = next(iter_price_chunks(model_spec(cfg), grid, cfg.seed, m, 256 * math.ceil(m / 256)))
+    chunk = next(iter_price_chunks(plan.spec, grid, cfg.seed, m, 256 * math.ceil(m / 256)))
     prices = chunk[1][:m]
     mark_chunk(layout, rules, prices[:4])
     t0 = time.perf_counter()

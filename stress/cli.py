@@ -20,12 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from stress.errors import ConfigError, one_line
-from stress.files import OutputFolder
-from stress.limits import MAX_PATHS
-from stress.tables import print_comparison
+from stress.output.files import OutputFolder
+from stress.output.terminal import print_comparison
 
 if TYPE_CHECKING:
-    from stress.config import Config
+    from stress.pipeline.prepare import Plan
 
 app = typer.Typer(
     add_completion=False,
@@ -67,18 +66,6 @@ def _progress_runner(n_paths: int):
     )
     task = bar.add_task("simulating paths", total=n_paths)
     return bar, lambda done: bar.advance(task, done)
-
-
-def _check_overrides(paths: int | None, seed: int | None, objective: str = "es_99") -> None:
-    """The options, checked before any work and named as the user typed them."""
-    from stress.verdict import OBJECTIVES
-
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"--objective: expected one of {', '.join(OBJECTIVES)}, got {objective}")
-    if paths is not None and not 1 <= paths <= MAX_PATHS:
-        raise ConfigError(f"--paths: expected an integer from 1 to {MAX_PATHS:,}, got {paths}")
-    if seed is not None and seed < 0:
-        raise ConfigError(f"--seed: expected an integer >= 0, got {seed}")
 
 
 class Interrupted(BaseException):
@@ -147,24 +134,23 @@ def _run_note(folder: OutputFolder) -> str:
     return f"nothing written; the files already in {folder.path} are untouched"
 
 
-def _check_budget(cfg: Config, paths: int | None) -> None:
-    """With --paths, what the run would cost is checked again, naming the option."""
-    from stress.budget import check_budget, config_estimate
+def _prepare(config: Path, paths: int | None, seed: int | None, objective: str = "es_99"):
+    """Options checked before any work (named as typed), then the config loaded and prepared."""
+    from stress.pipeline.prepare import CLI_NAMES, check_overrides, prepare
 
-    if paths is not None and cfg.model.type != "replay":
-        check_budget(config_estimate(cfg, paths), "--paths")
+    check_overrides(paths, seed, objective, names=CLI_NAMES)
+    return prepare(config, paths, seed, objective=objective, names=CLI_NAMES)
 
 
-def _simulate(cfg: Config, paths: int | None, seed: int | None, objective: str):
-    """Run a loaded config, with a progress bar on a terminal."""
-    from stress.run import run
+def _simulate(plan: Plan):
+    """Run a prepared plan, with a progress bar on a terminal."""
+    from stress.pipeline.simulate import simulate
 
-    n_paths = cfg.simulation.paths if paths is None else paths
-    bar, tick = _progress_runner(n_paths * (1 + len(cfg.scenarios)))  # scenarios rerun the paths
+    bar, tick = _progress_runner(plan.paths * (1 + len(plan.config.scenarios)))  # scenarios rerun
     if bar is None:
-        return run(cfg, paths=paths, seed=seed, objective=objective)
+        return simulate(plan)
     with bar:
-        return run(cfg, paths=paths, seed=seed, progress=tick, objective=objective)
+        return simulate(plan, tick)
 
 
 @app.command("run")
@@ -188,20 +174,18 @@ def run_cmd(
     """Full stress run: writes report.html, summary.json, results.parquet and manifest.json."""
     import warnings
 
-    from stress.config import load_config
-    from stress.outputs import check_output_names, output_names, write_outputs
-    from stress.per_path import kept_note
+    from stress.output.publish import check_output_names, output_names, write_outputs
+    from stress.pipeline.per_path import kept_note
 
-    _check_overrides(paths, seed, objective)
-    cfg = load_config(config)
-    _check_budget(cfg, paths)
-    folder = OutputFolder(out_dir if out_dir is not None else Path("reports") / cfg.name, "--out")
+    plan = _prepare(config, paths, seed, objective)
+    name = plan.config.name
+    folder = OutputFolder(out_dir if out_dir is not None else Path("reports") / name, "--out")
     with _on_interrupt(lambda: _run_note(folder)):
         # Held from before simulating: a folder that cannot be written, a folder in the way of
         # an output or a concurrent run into it is found before any work.
         with folder:
             check_output_names(folder.path, output_names(per_path), "--out")
-            result = _simulate(cfg, paths, seed, objective)
+            result = _simulate(plan)
             data = result.to_dict()
             table = None
             if per_path:
@@ -225,13 +209,9 @@ def compare_cmd(
     objective: ObjectiveOpt = "es_99",
 ):
     """The margin modes side by side for each portfolio (same paths for every mode)."""
-    from stress.config import load_config
-    from stress.outputs import json_text
+    from stress.output.publish import json_text
 
-    _check_overrides(paths, seed, objective)
-    cfg = load_config(config)
-    _check_budget(cfg, paths)
-    result = _simulate(cfg, paths, seed, objective)
+    result = _simulate(_prepare(config, paths, seed, objective))
     data = result.to_dict()
     if as_json:
         print(json_text(data), end="")
@@ -247,7 +227,7 @@ def liqprice_cmd(config: ConfigArg, as_json: JsonOpt = False) -> None:
     shown is the nearer to the mark of the highest one at or below it and the lowest at or
     above it, both also shown.
     """
-    from stress.liqprices import liquidation_prices
+    from stress.pipeline.api import liquidation_prices
 
     df = liquidation_prices(config)
     keys = ("liquidation_price", "liquidation_price_below", "liquidation_price_above")
@@ -277,14 +257,13 @@ def liqprice_cmd(config: ConfigArg, as_json: JsonOpt = False) -> None:
 
 @app.command("validate")
 def validate_cmd(config: ConfigArg) -> None:
-    """Check the config only; prints what it describes."""
-    from stress.config import load_config
-
-    cfg = load_config(config)
-    books = cfg.book_list()
-    n_pos = sum(len(p) for _, _, p, _ in books)
+    """Check the config and prepare the run (history, portfolios, sweep, its cost); prints what
+    it describes and simulates nothing."""
+    plan = _prepare(config, None, None)
+    cfg = plan.config
+    n_pos = sum(len(p.positions) for p in plan.portfolios)
     out.print(
-        f"ok: {one_line(str(config))}: {len(books)} portfolio(s), {n_pos} position(s), "
+        f"ok: {one_line(str(config))}: {len(plan.portfolios)} portfolio(s), {n_pos} position(s), "
         f"model {cfg.model.type}, modes {', '.join(cfg.modes)}",
         markup=False,
     )
@@ -325,7 +304,7 @@ def calibrate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a model to price history; print estimates with standard errors and a model: block."""
-    from stress.calibrate import (
+    from stress.history.calibrate import (
         calibrate,
         check_halflife,
         check_model,
@@ -333,7 +312,7 @@ def calibrate_cmd(
         model_yaml,
         name_files,
     )
-    from stress.files import check_file_target, write_atomic
+    from stress.output.files import check_file_target, write_atomic
 
     check_model(model, "--model")
     check_halflife(halflife_days, "--halflife-days")
@@ -349,8 +328,8 @@ def calibrate_cmd(
 
 
 def _print_calibration(result: dict, output: Path | None, as_json: bool) -> None:
-    from stress.calibrate import model_yaml, se_lines, summary_line
-    from stress.outputs import json_text
+    from stress.history.calibrate import model_yaml, se_lines, summary_line
+    from stress.output.publish import json_text
 
     if as_json:
         print(json_text(result), end="")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -38,3 +39,18 @@ class ConfigError(ValueError):
 
     def __init__(self, message: object = "") -> None:
         super().__init__(one_line(str(message)))
+
+
+def fail(path: str, message: str) -> NoReturn:
+    """Raise the one-line error ``<field path>: <message>`` (the caller's source is added above)."""
+    raise ConfigError(f"{path}: {message}")
+
+
+def amount(x: float) -> str:
+    """Amounts people read in messages: 12,500 or 0.004 (rounded so that a notional of
+    2,000,000.0000001 reads 2,000,000)."""
+    if abs(x) >= 1e15:
+        return f"{x:.6g}"
+    if abs(x) >= 1:
+        return f"{x:,.6f}".rstrip("0").rstrip(".")
+    return f"{x:.6g}"

@@ -49,7 +49,7 @@ def canonical(obj: Any) -> Any:
 def summary_of(config: Path) -> Any:
     """The canonical summary of one example config."""
     import stress
-    from stress.outputs import jsonable
+    from stress.output.publish import jsonable
 
     cfg = stress.load_config(config)
     paths = None if cfg.model.type == "replay" else PATHS

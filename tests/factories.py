@@ -8,8 +8,9 @@ import numpy as np
 
 import stress
 from stress.margin.engine import evaluate_prices
+from stress.margin.funding import market_rules
 from stress.paths import TimeGrid
-from stress.run import market_rules, prepare
+from stress.pipeline.prepare import prepare
 
 
 def one_asset_config(
@@ -121,6 +122,7 @@ def engine_on(cfg_dict: dict, prices: np.ndarray):
     The funding schedule follows the prices' length, which may differ from the config's grid.
     """
     cfg = stress.load_config(cfg_dict)
-    _, layout, _, grid = prepare(cfg)
+    plan = prepare(cfg)
+    layout, grid = plan.layout, plan.grid
     rules = market_rules(cfg, TimeGrid(n_steps=prices.shape[1] - 1, dt=grid.dt))
     return layout, evaluate_prices(layout, rules, prices)

@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 import stress
-from stress.margin.rules import maintenance
-from stress.portfolio import market_tables, resolve_portfolios
+from stress.portfolios.resolve import market_tables, resolve_portfolios
+from stress.venues.tiers import maintenance
 
 
 def _buckets(port, mode):

@@ -13,7 +13,7 @@ import math
 
 from hypothesis import strategies as st
 
-from stress.margin.rules import TierTable, tier_index
+from stress.venues.tiers import TierTable, tier_index
 
 MODES = ["isolated", "cross", "as_configured"]
 

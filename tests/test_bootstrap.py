@@ -14,10 +14,9 @@ import pytest
 import yaml
 
 import stress
-from stress.historical import history_of
 from stress.paths import iter_price_chunks, simulate_prices
 from stress.paths.bootstrap import centred_returns
-from stress.run import model_spec, time_grid
+from stress.pipeline.prepare import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -43,8 +42,8 @@ def config(**model) -> dict:
 
 @pytest.fixture(scope="module")
 def base():
-    cfg = stress.load_config(config())
-    hist = history_of(cfg.model)
+    cfg = stress.prepare(config()).config
+    hist = prepare(cfg).history
     r = centred_returns(hist.returns, hist.bar_seconds / (365 * 86400), np.zeros(2))
     return cfg, r
 
@@ -64,7 +63,7 @@ def test_assets_and_prices_come_from_the_files(base):
     cfg, _ = base
     assert list(cfg.model.assets) == ["BTC", "ETH"]
     assert cfg.model.assets["BTC"].price == pytest.approx(42411.11)  # the last common close
-    priced = stress.load_config(config(assets={"BTC": {"price": 60000}, "ETH": {"price": 3000}}))
+    priced = stress.prepare(config(assets={"BTC": {"price": 60000}, "ETH": {"price": 3000}})).config
     assert stress.generate_paths(priced, paths=3)[:, 0, :].tolist() == [[60000.0, 3000.0]] * 3
 
 
@@ -97,7 +96,8 @@ def test_volatility_clusters_survive_in_blocks_only(base, block):
 
 def test_chunk_size_does_not_change_paths(base):
     cfg, _ = base
-    spec, grid = model_spec(cfg), time_grid(cfg)
+    plan = prepare(cfg)
+    spec, grid = plan.spec, plan.grid
     one = simulate_prices(spec, grid, 5, 1000, chunk_paths=256)
     two = np.concatenate([c for _, c in iter_price_chunks(spec, grid, 5, 1000, chunk_paths=1024)])
     np.testing.assert_array_equal(one, two)
@@ -126,20 +126,20 @@ def test_sub_hour_steps_spread_the_hour_evenly(base):
 
 def test_demeaned_iid_bootstrap_keeps_the_mean_price():
     """With block 1 the steps are i.i.d. with E[exp(r)] = 1: E[S_T] = S_0 exactly."""
-    cfg = stress.load_config(config(block_hours=1))
+    cfg = stress.prepare(config(block_hours=1)).config
     prices = stress.generate_paths(cfg)
     within_4se(prices[:, -1, 0] / prices[:, 0, 0], 1.0)
 
 
 def test_demean_false_keeps_the_history_drift(base):
     cfg, _ = base
-    hist = history_of(cfg.model)
+    hist = prepare(cfg).history
     x = log_steps(stress.load_config(config(demean=False, block_hours=1)))
     within_4se(x[..., 0].mean(axis=1), float(hist.returns[:, 0].mean()))
 
 
 def test_config_in_configs_loads_and_runs():
-    cfg = stress.load_config(ROOT / "configs" / "bootstrap_btc_eth_hedge.yaml")
+    cfg = stress.prepare(ROOT / "configs" / "bootstrap_btc_eth_hedge.yaml").config
     assert list(cfg.model.assets) == ["BTC", "ETH"]
     res = stress.run(cfg, paths=256)
     assert res.to_dict()["history"]["block_hours"] == 24
@@ -151,14 +151,14 @@ def test_history_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
     copy.write_bytes(Path(BTC).read_bytes())
     (tmp_path / "sub" / "c.yaml").write_text(yaml.safe_dump(config(history=[copy.name])))
     monkeypatch.chdir(tmp_path)  # not the config's folder
-    cfg = stress.load_config("sub/c.yaml")
+    cfg = stress.prepare("sub/c.yaml").config
     assert cfg.model._history_files == (copy.resolve(),)
     assert list(cfg.model.assets) == ["BTC"]
 
 
 def bad(message_parts: tuple[str, ...], **model) -> None:
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(config(**model))
+        stress.prepare(config(**model))
     text = str(info.value)
     assert "\n" not in text
     for part in message_parts:
@@ -203,7 +203,7 @@ def test_parametric_models_still_need_vol_and_assets():
     cfg = config(type="gbm", history=None, block_hours=None, since=None)
     cfg["model"] = {"type": "gbm", "assets": {"BTC": {"price": 1.0}}}
     with pytest.raises(stress.ConfigError, match=r"model\.assets\.BTC\.vol: required"):
-        stress.load_config(cfg)
+        stress.prepare(cfg)
     cfg["model"] = {"type": "gbm"}
     with pytest.raises(stress.ConfigError, match=r"model\.assets: required"):
-        stress.load_config(cfg)
+        stress.prepare(cfg)

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 import stress
-from stress.calibrate import model_yaml, name_files, observation_weights
+from stress.history.calibrate import model_yaml, name_files, observation_weights
 from stress.paths import ModelSpec, TimeGrid, simulate_prices
 
 ROOT = Path(__file__).resolve().parents[1]

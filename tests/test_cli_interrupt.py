@@ -23,7 +23,7 @@ import pytest
 import yaml
 from bad_input import BASE
 
-from stress.files import LOCK_FILE
+from stress.output.files import LOCK_FILE
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
 

@@ -15,7 +15,7 @@ import yaml
 from factories import two_asset_config
 
 import stress
-from stress import outputs
+from stress.output import publish as outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "configs").glob("*.yaml"))
@@ -76,7 +76,7 @@ def _check_html(text: str) -> str:
 @pytest.mark.parametrize("config", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_runs_and_writes_three_consistent_files(config, tmp_path):
     out = tmp_path / "out"
-    cfg = stress.load_config(config)
+    cfg = stress.prepare(config).config
     replay = cfg.model.type == "replay"  # one path per history window: no --paths
     paths = () if replay else ("--paths", 2000)
     proc = _cli("run", config, "--out", out, *paths, cwd=tmp_path)

@@ -1,9 +1,11 @@
-"""Config loading and validation, in process (stress.config, stress.checks).
+"""Config loading and validation, in process (stress.config, stress.config.checks, and
+stress.prepare for what needs other files or the whole book).
 
 Every bad input must raise `stress.ConfigError` with one line that names the source, the field
-path, what was expected and what was found. The CLI-level twin of this file is
-tests/test_cli_errors.py (one subprocess per case of the issue); the finer variations live here
-because they are cheap.
+path, what was expected and what was found. `stress.load_config` checks the config's own
+fields; `stress.prepare` reads history files and checks markets, portfolios and sweeps. The
+CLI-level twin of this file is tests/test_cli_errors.py (one subprocess per case of the issue);
+the finer variations live here because they are cheap.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,16 +40,17 @@ def as_portfolios(second_position_edits: dict | None = None) -> dict:
     return cfg
 
 
-def error_of(source) -> str:
+def error_of(source, *, prepare: bool = False) -> str:
+    """The one-line error of `stress.load_config` (or of `stress.prepare`)."""
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(source)
+        (stress.prepare if prepare else stress.load_config)(source)
     message = str(info.value)
     assert "\n" not in message and "\r" not in message, message
     return message
 
 
-def assert_error(source, *fragments: str, prefix: str = "<config>: ") -> str:
-    message = error_of(source)
+def assert_error(source, *fragments: str, prefix: str = "<config>: ", prepare: bool = False) -> str:
+    message = error_of(source, prepare=prepare)
     assert message.startswith(prefix), message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
@@ -60,6 +65,7 @@ def test_base_config_is_valid():
     cfg = stress.load_config(copy.deepcopy(BASE))
     assert isinstance(cfg, Config)
     assert [p.id for p in cfg.positions] == ["btc-long", "eth-short"]
+    stress.prepare(cfg)  # and its book can be opened
 
 
 def test_load_config_does_not_modify_the_dict():
@@ -76,7 +82,7 @@ def test_config_error_is_a_value_error():
     "name", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*"))
 )
 def test_example_configs_are_valid(name):
-    stress.load_config(Path(__file__).parents[1] / "configs" / name)
+    stress.prepare(Path(__file__).parents[1] / "configs" / name)
 
 
 def test_yaml_and_toml_files_load_to_the_same_config(tmp_path):
@@ -89,8 +95,8 @@ def test_yaml_and_toml_files_load_to_the_same_config(tmp_path):
 
 def test_leverage_at_the_tier_limits_is_accepted():
     # exactly at a tier's cap the tier's own limit applies (Binance: notional <= cap)
-    stress.load_config(mutated(("positions.0.notional", 50000), ("positions.0.leverage", 125)))
-    stress.load_config(mutated(("positions.0.notional", 200000), ("positions.0.leverage", 100)))
+    stress.prepare(mutated(("positions.0.notional", 50000), ("positions.0.leverage", 125)))
+    stress.prepare(mutated(("positions.0.notional", 200000), ("positions.0.leverage", 100)))
 
 
 def test_yaml_anchors_and_merge_keys_are_not_duplicates(tmp_path):
@@ -393,7 +399,7 @@ def test_top_level_must_be_a_mapping():
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-field rules (stress.checks)
+# Cross-field rules (stress.config.checks)
 
 
 @pytest.mark.parametrize(
@@ -483,6 +489,47 @@ def test_top_level_must_be_a_mapping():
             ["model.dof: only used by model type student_t, got type gbm"],
             id="dof-without-student-t",
         ),
+        pytest.param(
+            [("exchange.markets.BTC.tiers.1.max_notional", 40000)],
+            [
+                "exchange.markets.BTC.tiers[1].max_notional: tiers must increase",
+                "expected > 50,000, got 40,000",
+            ],
+            id="tiers-decreasing",
+        ),
+        pytest.param(
+            [("exchange.markets.BTC.tiers.1.max_notional", 50000)],
+            ["exchange.markets.BTC.tiers[1].max_notional: tiers must increase"],
+            id="tiers-repeated",
+        ),
+        pytest.param(
+            [("exchange.markets.BTC.tiers.1.max_leverage", 150)],
+            ["exchange.markets.BTC.tiers[1].max_leverage: tiers must not raise leverage"],
+            id="tiers-raise-leverage",
+        ),
+        pytest.param(
+            [("exchange.markets.BTC.tiers.1.mmr", 0.003)],
+            ["exchange.markets.BTC.tiers[1].mmr: tiers must not lower the rate"],
+            id="tiers-lower-mmr",
+        ),
+        pytest.param(
+            [("exchange.markets.BTC.tiers.0.mmr", 0.01)],
+            ["exchange.markets.BTC.tiers[0].mmr: must be below the initial margin rate", "0.01"],
+            id="mmr-above-initial-margin-rate",
+        ),
+    ],
+)
+def test_cross_field_errors(edits, fragments):
+    assert_error(mutated(*edits), *fragments)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-book rules (stress.prepare: markets, positions, tiers, margins, the wallet)
+
+
+@pytest.mark.parametrize(
+    ("edits", "fragments"),
+    [
         pytest.param(
             [("positions.1.asset", "DOGE")],
             ["positions[1].asset: expected an asset of model.assets (BTC, ETH), got 'DOGE'"],
@@ -575,34 +622,6 @@ def test_top_level_must_be_a_mapping():
             id="duplicate-position-id",
         ),
         pytest.param(
-            [("exchange.markets.BTC.tiers.1.max_notional", 40000)],
-            [
-                "exchange.markets.BTC.tiers[1].max_notional: tiers must increase",
-                "expected > 50,000, got 40,000",
-            ],
-            id="tiers-decreasing",
-        ),
-        pytest.param(
-            [("exchange.markets.BTC.tiers.1.max_notional", 50000)],
-            ["exchange.markets.BTC.tiers[1].max_notional: tiers must increase"],
-            id="tiers-repeated",
-        ),
-        pytest.param(
-            [("exchange.markets.BTC.tiers.1.max_leverage", 150)],
-            ["exchange.markets.BTC.tiers[1].max_leverage: tiers must not raise leverage"],
-            id="tiers-raise-leverage",
-        ),
-        pytest.param(
-            [("exchange.markets.BTC.tiers.1.mmr", 0.003)],
-            ["exchange.markets.BTC.tiers[1].mmr: tiers must not lower the rate"],
-            id="tiers-lower-mmr",
-        ),
-        pytest.param(
-            [("exchange.markets.BTC.tiers.0.mmr", 0.01)],
-            ["exchange.markets.BTC.tiers[0].mmr: must be below the initial margin rate", "0.01"],
-            id="mmr-above-initial-margin-rate",
-        ),
-        pytest.param(
             [
                 (
                     "exchange.markets.SOL",
@@ -614,8 +633,45 @@ def test_top_level_must_be_a_mapping():
         ),
     ],
 )
-def test_cross_field_errors(edits, fragments):
-    assert_error(mutated(*edits), *fragments)
+def test_book_errors(edits, fragments):
+    cfg = mutated(*edits)
+    stress.load_config(cfg)  # fields only: the book is checked by prepare
+    assert_error(cfg, *fragments, prepare=True)
+
+
+def test_load_config_checks_fields_only_and_prepare_the_rest():
+    """A missing history file and an infeasible leverage pass `load_config` (it reads one file
+    and checks its fields), and `prepare` refuses both, the history first."""
+    data = Path(__file__).parents[1] / "data"
+    history = [
+        str(data / "no_such_BTCUSDT_1h.csv.gz"),
+        str(data / "binance_spot_ETHUSDT_1h.csv.gz"),
+    ]
+    model = {
+        "type": "bootstrap",
+        "history": history,
+        "assets": {"BTC": {"price": 60000}, "ETH": {"price": 3000}},
+    }
+    cfg = mutated(("model", model), ("positions.0.leverage", 130))
+    assert isinstance(stress.load_config(cfg), Config)
+    assert error_of(cfg, prepare=True) == f"<config>: model.history[0]: no such file: {history[0]}"
+    cfg["model"]["history"][0] = str(data / "binance_spot_BTCUSDT_1h.csv.gz")
+    assert error_of(cfg, prepare=True) == (
+        "<config>: positions[0].leverage: must be <= 125 for BTC notional 20,000 (tier 1), got 130"
+    )
+
+
+def test_loading_a_parametric_config_does_not_import_scipy():
+    root = Path(__file__).parents[1]
+    code = (
+        "import sys, stress; stress.load_config('configs/btc_eth_hedge.yaml'); "
+        "print('scipy' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,46 +679,57 @@ def test_cross_field_errors(edits, fragments):
 
 
 def test_portfolios_base_is_valid():
-    cfg = stress.load_config(as_portfolios())
-    assert [name for name, *_ in cfg.book_list()] == ["main", "other"]
+    plan = stress.prepare(as_portfolios())
+    assert [p.name for p in plan.portfolios] == ["main", "other"]
+    assert plan.sweep is None
 
 
 @pytest.mark.parametrize(
-    ("edits", "fragments"),
+    ("edits", "fragments", "prepare"),
     [
         pytest.param(
             {"leverage": 130},
             ["portfolios[1].positions[0].leverage: must be <= 125 for BTC notional 20,000"],
+            True,
             id="leverage",
         ),
         pytest.param(
             {"leverage": "x"},
             ["portfolios[1].positions[0].leverage: expected a number, got 'x' (a string)"],
+            False,
             id="type",
         ),
         pytest.param(
             {"asset": "DOGE"},
             ["portfolios[1].positions[0].asset: expected an asset of model.assets"],
+            True,
             id="asset",
         ),
         pytest.param(
             {"margin_mode": "isolated", "margin": 50000},
             ["portfolios[1].account.wallet: must cover the isolated margins"],
+            True,
             id="wallet",
         ),
         pytest.param(
-            {"volatility": 1}, ["portfolios[1].positions[0].volatility: unknown key"], id="unknown"
+            {"volatility": 1},
+            ["portfolios[1].positions[0].volatility: unknown key"],
+            False,
+            id="unknown",
         ),
     ],
 )
-def test_portfolio_errors_name_the_portfolio(edits, fragments):
-    assert_error(as_portfolios(edits), *fragments)
+def test_portfolio_errors_name_the_portfolio(edits, fragments, prepare):
+    cfg = as_portfolios(edits)
+    if prepare:
+        stress.load_config(cfg)  # fields only: the book is checked by prepare
+    assert_error(cfg, *fragments, prepare=prepare)
 
 
 def test_portfolio_names_must_differ():
     cfg = as_portfolios()
     cfg["portfolios"][1]["name"] = "main"
-    assert_error(cfg, "portfolios[1].name: duplicate portfolio name 'main'")
+    assert_error(cfg, "portfolios[1].name: duplicate portfolio name 'main'", prepare=True)
 
 
 def test_portfolios_and_account_do_not_mix():
@@ -804,38 +871,43 @@ def to_toml(data: dict) -> str:
 
 
 @pytest.mark.parametrize(
-    ("edits", "fragments"),
+    ("edits", "fragments", "prepare"),
     [
         pytest.param(
             [("model.assets.BTC.price", "60000")],
             ["model.assets.BTC.price: expected a number", "got '60000' (a string)"],
+            False,
             id="string-for-number",
         ),
         pytest.param(
             [("model.assets.BTC.vol", math.nan)],
             ["model.assets.BTC.vol: expected a finite number, got nan"],
+            False,
             id="nan",
         ),
         pytest.param(
             [("account.wallet", math.inf)],
             ["account.wallet: expected a finite number, got inf"],
+            False,
             id="inf",
         ),
         pytest.param(
             [("positions.0.leverage", 130)],
             ["positions[0].leverage: must be <= 125 for BTC notional 20,000 (tier 1), got 130"],
+            True,
             id="leverage",
         ),
         pytest.param(
             [("model.assets.BTC.volatility", 0.6)],
             ["model.assets.BTC.volatility: unknown key"],
+            False,
             id="unknown-key",
         ),
     ],
 )
-def test_toml_errors(tmp_path, edits, fragments):
+def test_toml_errors(tmp_path, edits, fragments, prepare):
     path = write(tmp_path, to_toml(mutated(*edits)), "c.toml")
-    assert_error(path, *fragments, prefix=f"{path}: ")
+    assert_error(path, *fragments, prefix=f"{path}: ", prepare=prepare)
 
 
 def test_toml_syntax_error(tmp_path):

@@ -17,8 +17,8 @@ import yaml
 from bad_input import BASE
 
 import stress
-from stress.config_limits import MAX_CONFIG_BYTES, MAX_DEPTH, digits_limit, read_config_text
-from stress.config_read import field_path, show
+from stress.config.read import field_path, show
+from stress.config.read_limits import MAX_CONFIG_BYTES, MAX_DEPTH, digits_limit, read_config_text
 from stress.errors import ConfigError, one_line
 
 DIGITS = digits_limit()

@@ -372,9 +372,11 @@ def test_cross_liquidation_is_attributed_to_the_leg_that_moved():
 def _three_engines(cfg, prices):
     from stress.margin.engine import mark_chunk
     from stress.margin.numpy_engine import mark_buckets_numpy
-    from stress.run import prepare
+    from stress.pipeline.prepare import prepare
 
-    _, layout, rules, _ = prepare(stress.load_config(cfg))
+    plan = prepare(stress.load_config(cfg))
+
+    layout, rules = plan.layout, plan.rules
     fast = mark_chunk(layout, rules, prices, skip=True)
     plain = mark_chunk(layout, rules, prices, skip=False)
     ref = mark_buckets_numpy(layout, rules, prices)
@@ -436,8 +438,10 @@ def test_thread_count_does_not_change_results():
 
 def test_prices_must_match_the_funding_schedule():
     from stress.margin.engine import mark_chunk
-    from stress.run import prepare
+    from stress.pipeline.prepare import prepare
 
-    _, layout, rules, grid = prepare(stress.load_config(two_asset_config()))
+    plan = prepare(stress.load_config(two_asset_config()))
+
+    layout, rules, grid = plan.layout, plan.rules, plan.grid
     with pytest.raises(ValueError, match="funding schedule"):
         mark_chunk(layout, rules, PAIR_PATHS[:2, : grid.n_steps])

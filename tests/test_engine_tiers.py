@@ -18,14 +18,15 @@ import stress
 from stress.margin.engine import mark_chunk
 from stress.margin.layout import is_convex
 from stress.margin.numpy_engine import mark_buckets_numpy
-from stress.margin.rules import TierTable
-from stress.run import prepare
+from stress.pipeline.prepare import prepare
+from stress.venues.tiers import TierTable
 
 PAIR_PATHS = stress.generate_paths(two_asset_config(), paths=96, seed=23)
 
 
 def _engines(cfg: dict, prices: np.ndarray):
-    _, layout, rules, _ = prepare(stress.load_config(cfg))
+    plan = prepare(stress.load_config(cfg))
+    layout, rules = plan.layout, plan.rules
     fast = mark_chunk(layout, rules, prices, skip=True)
     plain = mark_chunk(layout, rules, prices, skip=False)
     ref = mark_buckets_numpy(layout, rules, prices)
@@ -96,7 +97,8 @@ def test_a_jump_at_a_cap_liquidates_in_the_default_run():
     path = np.full((1, prices.shape[1], 1), 60_000.0)
     path[0, 1:5, 0] = [60_100.0, 60_500.0, 60_900.0, 61_152.9]
     path[0, 5:, 0] = 61_152.9
-    _, layout, rules, _ = prepare(stress.load_config(cfg))
+    plan = prepare(stress.load_config(cfg))
+    layout, rules = plan.layout, plan.rules
     assert mark_chunk(layout, rules, path).liq_step[0, 0] == 4
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import stress
-from stress.history import aligned_returns, asset_name, read_prices
+from stress.history.prices import aligned_returns, asset_name, read_prices
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

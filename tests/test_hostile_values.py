@@ -1,8 +1,8 @@
 """Extreme values: refused with one line naming the field, or run without overflow or warnings.
 
 Every case here once crashed the process, wrote out of bounds, ran for ever or printed a numpy
-warning. The config now bounds magnitudes to what a real account can have (`stress.limits`),
-estimates a run's memory and work before doing any (`stress.budget`), and the compiled code
+warning. The config now bounds magnitudes to what a real account can have (`stress.config.limits`),
+estimates a run's memory and work before doing any (`stress.pipeline.budget`), and the compiled code
 never indexes with a value it did not check.
 """
 

@@ -1,4 +1,4 @@
-"""Liquidation prices on both sides of the mark (stress.liqprices, stress.margin.rules).
+"""Liquidation prices on both sides of the mark (`stress.margin.liquidation_prices`).
 
 A bucket is liquidated where collateral + unrealised PnL <= maintenance. Each position's asset
 moves alone from its mark, carrying every position of the bucket on that asset; the closed form
@@ -22,17 +22,18 @@ from typer.testing import CliRunner
 
 import stress
 from stress.cli import app
-from stress.liqprices import bucket_liquidation_bounds, bucket_liquidation_prices
 from stress.margin.engine import mark_chunk
-from stress.margin.rules import (
+from stress.margin.funding import market_rules
+from stress.margin.liquidation_prices import bucket_liquidation_bounds, bucket_liquidation_prices
+from stress.paths import TimeGrid
+from stress.pipeline.prepare import prepare
+from stress.venues.tiers import (
     LiquidationBounds,
     TierTable,
     asset_liquidation_bounds,
     liquidation_price,
     maintenance,
 )
-from stress.paths import TimeGrid
-from stress.run import market_rules, prepare
 
 FLAT = {"markets": {}, "default_market": {"mmr": 0.005, "max_leverage": 125.0}}
 
@@ -312,7 +313,8 @@ def nearer(below: float | None, above: float | None, mark: float, side: str) -> 
 def test_the_engine_liquidates_exactly_at_both_reported_prices(cfg):
     got = by_mode(cfg)
     loaded = stress.load_config(cfg)
-    _, layout, _, grid = prepare(loaded)
+    plan = prepare(loaded)
+    layout, grid = plan.layout, plan.grid
     marks = [a.price for a in loaded.model.assets.values()]
     cases = []  # (bucket, moving asset, its prices, expected liquidation step, what)
     for k, book in enumerate(layout.books):

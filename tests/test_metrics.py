@@ -1,4 +1,4 @@
-"""Per-book metrics (stress.metrics): Wilson interval, VaR/ES, time to liquidation, ruin."""
+"""Per-book metrics (stress.analysis.metrics): Wilson interval, VaR/ES, time to liquidation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stress.metrics import (
+from stress.analysis.metrics import (
     Z95,
     book_metrics,
     expected_shortfall,

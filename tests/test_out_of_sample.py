@@ -1,4 +1,4 @@
-"""Out-of-sample honesty: models fitted to 2018-2021 against the 2022-2023 replay (stress.oos).
+"""Out-of-sample honesty: models fitted to 2018-2021 against the 2022-2023 replay.
 
 Nothing here says a model is good: the test checks that the table is computed and sane, so that
 the table in the README is what this code prints.
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stress.history import read_prices
-from stress.oos import MODELS, book_names, format_table, out_of_sample_table
+from stress.history.prices import read_prices
+from stress.pipeline.out_of_sample import MODELS, book_names, format_table, out_of_sample_table
 
 # the shipped history, wherever the tests run from (the package may be installed elsewhere)
 BTC_FILE = Path(__file__).resolve().parents[1] / "data" / "binance_spot_BTCUSDT_1h.csv.gz"

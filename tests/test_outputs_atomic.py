@@ -23,11 +23,13 @@ from bad_input import BASE
 from factories import two_asset_config
 
 import stress
-from stress import cli, files, outputs
+from stress import cli
 from stress.errors import ConfigError
-from stress.files import LOCK_FILE, OutputFolder, check_file_target, write_atomic
+from stress.output import files
+from stress.output import publish as outputs
+from stress.output.files import LOCK_FILE, OutputFolder, check_file_target, write_atomic
 
-run_module = importlib.import_module("stress.run")  # the module, not the function stress.run
+simulate_module = importlib.import_module("stress.pipeline.simulate")
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +322,7 @@ def config(tmp_path, monkeypatch) -> Path:
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated before refusing the output folder")
 
-    monkeypatch.setattr(run_module, "run", no_simulation)
+    monkeypatch.setattr(simulate_module, "simulate", no_simulation)
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(copy.deepcopy(BASE)))
     return path
@@ -366,7 +368,7 @@ def test_a_folder_named_like_an_output_exits_2_before_simulating(
 
 
 def test_verify_outputs_trusts_nothing_in_a_manifest(tmp_path):
-    from stress.outputs import verify_outputs
+    from stress.output.publish import verify_outputs
 
     manifest = tmp_path / "manifest.json"
     for text, says in [

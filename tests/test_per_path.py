@@ -23,9 +23,9 @@ import yaml
 from factories import two_asset_config
 
 import stress
-from stress.per_path import LIQUIDATED_PREFIX
+from stress.pipeline.per_path import LIQUIDATED_PREFIX
 
-run_module = importlib.import_module("stress.run")  # the module, not the function stress.run
+simulate_module = importlib.import_module("stress.pipeline.simulate")
 
 Z95 = 1.959963984540054
 LEVELS = {"95": "0.95", "99": "0.99", "999": "0.999"}
@@ -217,7 +217,7 @@ def test_streaming_run_keeps_the_first_paths_and_says_so(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exact = stress.run(cfg, paths=1_000).per_path()  # no warning when every path is kept
-    monkeypatch.setattr(run_module, "KEEP_BYTES", 1)  # keep only the first block of 256 paths
+    monkeypatch.setattr(simulate_module, "KEEP_BYTES", 1)  # keep only the first block of 256 paths
     res = stress.run(cfg, paths=1_000)
     with pytest.warns(UserWarning, match="256 of 1,000"):
         df = res.per_path()
@@ -231,7 +231,7 @@ def test_streaming_run_keeps_the_first_paths_and_says_so(monkeypatch):
 def test_cli_says_when_paths_parquet_holds_fewer_paths(tmp_path, monkeypatch, capsys):
     from stress import cli
 
-    monkeypatch.setattr(run_module, "KEEP_BYTES", 1)
+    monkeypatch.setattr(simulate_module, "KEEP_BYTES", 1)
     cfg = per_path_config()
     cfg.pop("scenarios")
     cfg_file = tmp_path / "cfg.yaml"

@@ -1,4 +1,4 @@
-"""Historical replay: every window of the history run deterministically (stress.replay)."""
+"""Historical replay: every window of the history run deterministically (stress.history.windows)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def history(tmp_path) -> Path:
 def test_window_count_and_dates(history):
     """Prices run from 01:00 on day 1 (the first bar's close) to 00:00 after the last day:
     midnight windows start on days 2 .. DAYS, each needing the next midnight's price."""
-    cfg = stress.load_config(config(history))
+    cfg = stress.prepare(config(history)).config
     assert cfg.simulation.paths == DAYS - 1
     info = stress.run(cfg).to_dict()["history"]
     assert info["windows"] == DAYS - 1
@@ -63,7 +63,7 @@ def test_window_count_and_dates(history):
 
 
 def test_stride_sets_the_window_starts(history):
-    cfg = stress.load_config(config(history, stride_hours=6))
+    cfg = stress.prepare(config(history, stride_hours=6)).config
     # price times 01:00 day 1 .. 00:00 day DAYS+1; starts on 06/12/18/00 h with 24 h after them
     assert cfg.simulation.paths == (DAYS - 1) * 4  # 06:00 on day 1 .. 00:00 on day DAYS
     assert stress.generate_paths(cfg).shape == (cfg.simulation.paths, 25, 1)
@@ -71,7 +71,7 @@ def test_stride_sets_the_window_starts(history):
 
 def test_windows_replay_returns_from_the_mark(history):
     frame = write_history(history)
-    cfg = stress.load_config(config(history))
+    cfg = stress.prepare(config(history)).config
     prices = stress.generate_paths(cfg)
     assert (prices[:, 0, 0] == 50.0).all()
     # window 0 starts at 2021-03-02 00:00, the close of the bar stamped 2021-03-01 23:00
@@ -104,7 +104,7 @@ def test_outage_hours_carry_the_last_close(tmp_path):
     path = tmp_path / "XYZ-USDT_1h.csv"
     gap = tuple(pd.date_range("2021-03-10 05:00", periods=3, freq="h"))
     frame = write_history(path, drop=gap)
-    cfg = stress.load_config(config(path))
+    cfg = stress.prepare(config(path)).config
     assert cfg.simulation.paths == DAYS - 1  # calendar windows: the outage removes none
     day = stress.generate_paths(cfg)[8, :, 0]  # the window of 2021-03-10
     c = frame.set_index("open_time_utc")["close"]
@@ -131,7 +131,7 @@ def test_chunks_do_not_change_replay(history):
 
 def bad(path, *parts, **model):
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(config(path, **model))
+        stress.prepare(config(path, **model))
     text = str(info.value)
     assert "\n" not in text
     for part in parts:
@@ -157,6 +157,6 @@ def test_bad_input(history):
     with_paths = config(history)
     with_paths["simulation"]["paths"] = 100
     with pytest.raises(stress.ConfigError, match=r"simulation\.paths: not used by model type"):
-        stress.load_config(with_paths)
+        stress.prepare(with_paths)
     with pytest.raises(stress.ConfigError, match=r"paths: not used by model type replay"):
         stress.run(config(history), paths=10)

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 import stress
-from stress.outputs import jsonable
-from stress.report import overview
-from stress.report.html import render_report
-from stress.run import RunResult
+from stress.output.publish import jsonable
+from stress.output.report import overview
+from stress.output.report.html import render_report
+from stress.pipeline.result import RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "configs").glob("*.yaml"))

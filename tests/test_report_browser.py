@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stress.report.html import render_report
+from stress.output.report.html import render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

@@ -20,11 +20,11 @@ from test_report import (
 )
 
 import stress
-from stress.outputs import jsonable
-from stress.report import sweep as W
-from stress.report.fmt import script_json
-from stress.report.html import render_report
-from stress.report.sweep_points import pareto, sweep_figures
+from stress.output.publish import jsonable
+from stress.output.report import sweep as W
+from stress.output.report.fmt import script_json
+from stress.output.report.html import render_report
+from stress.output.report.sweep_points import pareto, sweep_figures
 
 NOTIONALS = [40_000, 80_000, 120_000]
 LEVERAGES = [2, 5, 10, 20]

@@ -11,7 +11,7 @@ import pytest
 from factories import two_asset_config
 
 import stress
-from stress.report import figures, fmt, overview, series
+from stress.output.report import figures, fmt, overview, series
 
 
 def test_script_json_cannot_end_its_script_element():
@@ -129,7 +129,7 @@ def test_loss_histogram_from_stats_matches_the_paths(pair):
 def test_unusual_runs_still_render(changes):
     from test_report import Tree, check_offline_and_single_plotly, plot_specs
 
-    from stress.report.html import render_report
+    from stress.output.report.html import render_report
 
     res = stress.run({**two_asset_config(), **changes}, paths=300)
     page = render_report(res)

@@ -1,4 +1,4 @@
-"""Tier tables, maintenance margin and the closed-form liquidation price (stress.margin.rules).
+"""Tier tables, maintenance margin and the closed-form liquidation price (stress.venues.tiers).
 
 Reference numbers:
 
@@ -29,8 +29,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from stress.liqprices import bucket_liquidation_prices
-from stress.margin.rules import (
+from stress.margin.liquidation_prices import bucket_liquidation_prices
+from stress.venues.tiers import (
     TierTable,
     liquidation_price,
     maintenance,

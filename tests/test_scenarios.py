@@ -17,10 +17,11 @@ import pytest
 from factories import two_asset_config
 
 import stress
-from stress.outputs import jsonable, write_outputs
-from stress.report.html import render_report
-from stress.run import market_rules, model_spec, time_grid
-from stress.scenarios import price_factor, scenario_rules, scenario_spec
+from stress.margin.funding import market_rules, scenario_rules
+from stress.output.publish import jsonable, write_outputs
+from stress.output.report.html import render_report
+from stress.paths.scenarios import price_factor, scenario_spec
+from stress.pipeline.prepare import model_spec, time_grid
 
 S0 = 100.0
 LEVERAGES = (2.0, 5.0, 10.0, 20.0, 50.0)
@@ -84,7 +85,7 @@ def shocked():
             {"name": "wick", "shock": {**crash, "recover_hours": 6.0}},
         ]
     )
-    return move, stress.load_config(cfg), stress.run(cfg)
+    return move, stress.prepare(cfg).config, stress.run(cfg)
 
 
 def test_a_crash_liquidates_exactly_the_positions_whose_liquidation_price_it_crosses(shocked):
@@ -187,7 +188,7 @@ def test_correlation_toward_one_gives_the_pushed_sample_correlation():
             "correlation": [[1.0, rho], [rho, 1.0]],
         },
     )
-    loaded = stress.load_config(cfg)
+    loaded = stress.prepare(cfg).config
     pushed = scenario_spec(model_spec(loaded), loaded.scenarios[0]).corr
     assert np.allclose(pushed, [[1.0, 0.6], [0.6, 1.0]], atol=1e-15)
     res = stress.run(cfg, paths=1024)
@@ -348,7 +349,7 @@ SHOCK = {"asset": "BTC", "move": -0.2, "at_hour": 1.0}
 )
 def test_bad_scenarios_name_the_field(scenarios, message):
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(two_asset_config(scenarios=scenarios))
+        stress.prepare(two_asset_config(scenarios=scenarios))
     text = str(info.value)
     assert "\n" not in text
     assert message in text, text
@@ -357,7 +358,7 @@ def test_bad_scenarios_name_the_field(scenarios, message):
 def test_correlation_push_needs_two_assets():
     cfg = ladder_config([{"name": "c", "correlation_toward_one": 0.5}])
     with pytest.raises(stress.ConfigError, match=r"scenarios\[0\]\.correlation_toward_one: needs"):
-        stress.load_config(cfg)
+        stress.prepare(cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +373,7 @@ TD = re.compile(r'<td data-mode="([^"]+)" data-metric="([^"]+)">([^<]*)</td>')
 
 
 def test_the_example_runs_and_its_report_shows_the_scenario_table():
-    from stress.report.fmt import money, pct
+    from stress.output.report.fmt import money, pct
 
     res = stress.run(EXAMPLE, paths=1024)
     data = json.loads(json.dumps(jsonable(res.to_dict())))
@@ -397,7 +398,7 @@ def test_the_example_runs_and_its_report_shows_the_scenario_table():
 def test_compare_prints_a_scenario_table_after_the_main_one():
     from rich.console import Console
 
-    from stress.tables import print_comparison
+    from stress.output.terminal import print_comparison
 
     cfg = two_asset_config(scenarios=[{"name": "vol-x3", "vol_multiplier": 3.0}])
     data = jsonable(stress.run(cfg, paths=256).to_dict())

@@ -9,15 +9,15 @@ import pytest
 from factories import two_asset_config
 
 import stress
-from stress.streaming import LOSS_BINS, _hist_var_es, _ttl_quantiles
+from stress.analysis.streaming import LOSS_BINS, _hist_var_es, _ttl_quantiles
 
-run_module = importlib.import_module("stress.run")  # the module, not the function stress.run
+simulate_module = importlib.import_module("stress.pipeline.simulate")
 
 
 def _runs(monkeypatch, paths=3000):
     cfg = two_asset_config()
     exact = stress.run(cfg, paths=paths, chunk_paths=512)
-    monkeypatch.setattr(run_module, "KEEP_BYTES", 1)  # keep only the first block of paths
+    monkeypatch.setattr(simulate_module, "KEEP_BYTES", 1)  # keep only the first block of paths
     streamed = stress.run(cfg, paths=paths, chunk_paths=512)
     assert exact.kept_paths == paths and streamed.kept_paths == 256
     return exact, streamed

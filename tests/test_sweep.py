@@ -25,9 +25,11 @@ from bad_input import BASE
 from test_config import to_toml
 
 import stress
+import stress.pipeline.prepare
 from stress.config import Config
-from stress.outputs import write_outputs
-from stress.portfolio import resolve_portfolio, resolve_portfolios
+from stress.config.schema import Account, Position
+from stress.output.publish import write_outputs
+from stress.portfolios.resolve import resolve_portfolio, resolve_portfolios
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "configs" / "sweep_leverage_allocation.yaml"
@@ -57,7 +59,7 @@ def sweep_config(positions: list | None = None, wallet: float = 10000, **sweep) 
 
 def expand(cfg: dict):
     """(portfolios, report dict) of a sweep config."""
-    expansion = stress.load_config(cfg).sweep_expansion()
+    expansion = stress.prepare(cfg).sweep
     return list(expansion.portfolios), expansion.report.to_dict()
 
 
@@ -154,13 +156,28 @@ def test_base_without_parameters_resolves_like_a_written_portfolio():
     assert port.positions == alone.positions
 
 
-def test_book_list_round_trips_to_the_same_positions():
-    """`Config.book_list()` (used by `stress validate`) rebuilds the generated portfolios."""
-    cfg = stress.load_config(sweep_config(grid={"notional": [30000, 50000], "leverage": [7, 9]}))
-    books = cfg.book_list()
-    assert len(books) == 4
-    for (name, account, positions, _), port in zip(books, resolve_portfolios(cfg), strict=True):
-        assert resolve_portfolio(cfg, name, account, positions).positions == port.positions
+def test_generated_portfolios_round_trip_to_the_same_positions():
+    """A generated portfolio written back as config positions (sized by quantity at its entry
+    price) resolves to the same positions."""
+    plan = stress.prepare(sweep_config(grid={"notional": [30000, 50000], "leverage": [7, 9]}))
+    cfg = plan.config
+    assert len(plan.portfolios) == 4
+    for port in plan.portfolios:
+        positions = [
+            Position.model_construct(
+                id=p.id,
+                asset=p.asset,
+                side=p.side,
+                quantity=p.quantity,
+                entry_price=p.entry_price,
+                leverage=p.leverage,
+                margin_mode=p.margin_mode,
+                margin=p.margin,
+            )
+            for p in port.positions
+        ]
+        account = Account.model_construct(wallet=port.wallet)
+        assert resolve_portfolio(cfg, port.name, account, positions).positions == port.positions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +328,7 @@ def test_weights_that_leave_nothing_for_the_others_are_dropped():
 
 def test_no_feasible_point_is_a_config_error():
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(sweep_config(grid={"leverage": [200, 1]}))
+        stress.prepare(sweep_config(grid={"leverage": [200, 1]}))
     assert str(info.value) == (
         "<config>: sweep: no feasible portfolio: all 2 points dropped; the first, bad-input-0 "
         "(leverage=200): positions[0].leverage: must be <= 125 for BTC notional 20,000 (tier 1), "
@@ -513,7 +530,7 @@ BAD_SPECS = [
 )
 def test_bad_sweep_specs(spec, fragment):
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(sweep_config(**spec))
+        stress.prepare(sweep_config(**spec))
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("<config>: " + fragment), message
@@ -570,7 +587,7 @@ def test_bad_sweep_bases_and_layouts(edit, fragment):
     cfg = sweep_config(grid={"isolated_share": [0.5]})
     edit(cfg)
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(cfg)
+        stress.prepare(cfg)
     assert str(info.value).startswith("<config>: " + fragment), str(info.value)
 
 
@@ -579,10 +596,10 @@ def test_toml_dotted_names(tmp_path):
     path = tmp_path / "c.toml"
     cfg = sweep_config(grid={"side.btc": ["long", "short"]})
     path.write_text(to_toml(cfg), encoding="utf-8")
-    assert len(stress.load_config(path).sweep_expansion().portfolios) == 2
+    assert len(stress.prepare(path).sweep.portfolios) == 2
     path.write_text(to_toml(cfg).replace('"side.btc"', "side.btc"), encoding="utf-8")
     with pytest.raises(stress.ConfigError) as info:
-        stress.load_config(path)
+        stress.prepare(path)
     assert str(info.value) == (
         f"{path}: sweep.grid.side: expected one key per position, like 'side.btc', got a mapping "
         'by position id (in TOML, quote dotted names: "side.btc" = ...)'
@@ -654,12 +671,11 @@ def test_portfolios_outside_a_sweep_have_no_parameters():
 
 
 # ---------------------------------------------------------------------------------------------
-# The shipped example, speed, caching
+# The shipped example, speed, one expansion per prepare
 
 
 def test_the_example_expands_to_over_a_thousand_portfolios():
-    cfg = stress.load_config(EXAMPLE)
-    report = cfg.sweep_expansion().report
+    report = stress.prepare(EXAMPLE).sweep.report
     assert report.requested == 6 * 9 * 12 * 2
     assert report.kept >= 1000
     assert report.parameters == ("notional", "leverage", "isolated_share", "side.btc")
@@ -675,15 +691,26 @@ def test_ten_thousand_points_expand_quickly():
     assert elapsed < 5.0, f"expanding 10,000 points took {elapsed:.2f} s"
 
 
-def test_the_expansion_is_cached_and_does_not_change_equality(tmp_path):
+def test_prepare_expands_the_sweep_once_and_does_not_change_the_config(tmp_path, monkeypatch):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(sweep_config(grid={"leverage": [5, 10]})), encoding="utf-8")
     cfg = stress.load_config(path)
-    assert cfg.sweep_expansion() is cfg.sweep_expansion()
+    calls = []
+    real_expand = stress.pipeline.prepare.expand
+
+    def counting_expand(config):
+        calls.append(config)
+        return real_expand(config)
+
+    monkeypatch.setattr(stress.pipeline.prepare, "expand", counting_expand)
+    plan = stress.prepare(cfg)
+    assert len(calls) == 1
+    assert len(plan.portfolios) == 2
+    assert all(a is b for a, b in zip(plan.portfolios, plan.sweep.portfolios, strict=True))
     fresh = Config.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    assert fresh == cfg  # not yet expanded, still the same config
-    other = cfg.model_copy(update={"modes": ["cross"]})
-    assert other.sweep_expansion() is not cfg.sweep_expansion()
+    assert fresh == cfg  # prepared, still the same config
+    other = stress.prepare(cfg.model_copy(update={"modes": ["cross"]}))
+    assert len(calls) == 2 and other.sweep is not plan.sweep
 
 
 # ---------------------------------------------------------------------------------------------
@@ -748,5 +775,5 @@ def test_cli_validates_the_example(cli_outcomes):
     _, outcomes = cli_outcomes
     proc = outcomes["validate-example"]
     assert proc.returncode == 0, proc.stderr
-    kept = stress.load_config(EXAMPLE).sweep_expansion().report.kept
+    kept = stress.prepare(EXAMPLE).sweep.report.kept
     assert f"{kept} portfolio(s), {3 * kept} position(s)" in proc.stdout

@@ -11,8 +11,8 @@ import pytest
 from factories import two_asset_config
 
 import stress
-from stress.metrics import book_metrics, expected_shortfall, value_at_risk
-from stress.verdict import compare_books, es_influence, portfolio_verdict
+from stress.analysis.metrics import book_metrics, expected_shortfall, value_at_risk
+from stress.analysis.verdict import compare_books, es_influence, portfolio_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -161,7 +161,7 @@ def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults,
 def _refuse_non_finite(layout: Layout, chunk: PathResults, first: int) -> None:
     """Stop a run whose arithmetic overflowed rather than report NaN or infinite numbers.
 
-    The config's bounds (`stress.limits`) keep every product finite; a model pushed to its
+    The config's bounds (`stress.config.limits`) keep every product finite; a model pushed to its
     extremes (volatility, jumps and horizon together) can still overflow a price.
     """
     bad = ~np.isfinite(chunk.final_equity)

@@ -9,12 +9,12 @@ this way the kernels need no notion of mode at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from functools import cached_property
 
 import numpy as np
 
-from stress.margin.rules import TierTable
-from stress.portfolio import ResolvedPortfolio, ResolvedPosition
+from stress.portfolios.resolve import ResolvedPortfolio, ResolvedPosition
+from stress.venues.tiers import TierTable
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,17 @@ class Layout:
     @property
     def n_books(self) -> int:
         return len(self.books)
+
+    @cached_property
+    def _portfolio_books(self) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = {}
+        for k, book in enumerate(self.books):
+            groups.setdefault(book.portfolio, []).append(k)
+        return groups
+
+    def books_of(self, k_port: int) -> list[int]:
+        """Indices of the books (one per mode) of portfolio ``k_port``."""
+        return self._portfolio_books[k_port]
 
     @property
     def n_buckets(self) -> int:
@@ -170,16 +181,3 @@ def build_layout(
         tier_count=count,
         tier_convex=convex,
     )
-
-
-def funding_counts(n_steps: int, steps_per_day: int, interval_hours: float) -> np.ndarray:
-    """How many funding boundaries fall in (t_(k-1), t_k] for each step k; step 0 has none.
-
-    Exact rational arithmetic, so a boundary that lands on a step is never lost to rounding.
-    """
-    step = Fraction(24, steps_per_day) / Fraction(interval_hours)
-    k = np.arange(n_steps + 1)
-    passed = np.array([(int(i) * step.numerator) // step.denominator for i in k], dtype=np.int64)
-    counts = np.zeros(n_steps + 1, dtype=np.int64)
-    counts[1:] = np.diff(passed)
-    return counts

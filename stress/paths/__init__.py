@@ -1,5 +1,5 @@
 """Price-path generators: correlated GBM, Merton jump diffusion, multivariate Student-t and the
-block bootstrap of history (replay windows are cut in `stress.replay`)."""
+block bootstrap of history (replay windows are cut in `stress.history.windows`)."""
 
 from stress.paths.correlation import correlation_factor
 from stress.paths.generate import (

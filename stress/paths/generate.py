@@ -39,7 +39,7 @@ def block_rng(seed: int, block: int) -> np.random.Generator:
 
 def _model(spec: ModelSpec) -> LogIncrements | None:
     if spec.kind == "replay":
-        return None  # no randomness: windows of the history (`stress.replay`)
+        return None  # no randomness: windows of the history (`stress.history.windows`)
     try:
         return MODELS[spec.kind]
     except KeyError:
@@ -62,7 +62,7 @@ def _fill_block(out: np.ndarray, spec: ModelSpec, grid: TimeGrid, seed: int, blo
     s0 = np.asarray(spec.s0, dtype=np.float64)
     model = _model(spec)
     if model is None:
-        from stress.replay import fill_windows  # replay reads the history layer
+        from stress.paths.replay import fill_windows
 
         fill_windows(out, spec.source, s0, block * BLOCK_PATHS)
         return

@@ -27,7 +27,7 @@ class ModelSpec:
     dof : student_t only, > 2
     source : bootstrap and replay only
         What the paths are drawn or cut from: a `stress.paths.bootstrap.BootstrapSpec` or a
-        `stress.replay.ReplaySpec` (``vol``, ``drift`` and ``corr`` are then unused).
+        `stress.paths.replay.ReplaySpec` (``vol``, ``drift`` and ``corr`` are then unused).
     """
 
     kind: str

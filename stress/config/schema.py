@@ -1,0 +1,279 @@
+"""The configuration schema: pydantic models with declared domains (strict types, no unknown
+keys, no NaN/inf). `stress.config.load` reads a file into them; `stress.config.checks` adds the
+rules between fields that types cannot express.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from stress.config import limits as L
+from stress.config.read import show_typed
+
+MODES = ("isolated", "cross", "as_configured")
+Mode = Literal["isolated", "cross", "as_configured"]
+
+MAX_PORTFOLIOS = 100_000
+"""Most portfolios a sweep may generate (before infeasible points are dropped)."""
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+# Magnitudes a real account and market can have (stress.config.limits): beyond them float64 products
+# of prices, sizes, rates and times overflow.
+Amount = Annotated[float, Field(gt=0, le=L.MAX_AMOUNT)]
+Price = Annotated[float, Field(ge=L.MIN_PRICE, le=L.MAX_PRICE)]
+Leverage = Annotated[float, Field(gt=0, le=L.MAX_LEVERAGE)]
+Hours = Annotated[float, Field(ge=0, le=L.MAX_HOURS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class Simulation(_Strict):
+    # required except for model type replay, whose paths are the history's windows (filled in
+    # with their number when the config is loaded)
+    paths: int | None = Field(default=None, ge=1, le=L.MAX_PATHS)
+    horizon_days: float = Field(gt=0, le=L.MAX_HORIZON_DAYS)
+    steps_per_day: int = Field(ge=1, le=L.MAX_STEPS_PER_DAY)
+    chunk_paths: int | None = Field(default=None, ge=256, multiple_of=256)
+
+
+class Asset(_Strict):
+    price: Price
+    # required by the parametric models, unused by history ones
+    vol: float | None = Field(default=None, gt=0, le=L.MAX_VOL)
+    drift: float = Field(default=0.0, ge=-L.MAX_DRIFT, le=L.MAX_DRIFT)
+
+
+class Jumps(_Strict):
+    intensity: float = Field(ge=0, le=L.MAX_JUMP_INTENSITY)
+    mean: float = Field(ge=-L.MAX_JUMP_SIZE, le=L.MAX_JUMP_SIZE)
+    std: float = Field(ge=0, le=L.MAX_JUMP_SIZE)
+    common: bool = True
+
+
+PARAMETRIC_MODELS = ("gbm", "merton", "student_t")
+HISTORY_MODELS = ("bootstrap", "replay")
+TimeBound = Any  # a date, datetime or text: YAML reads 2022-01-01 as a date, JSON as text
+
+
+class Model(_Strict):
+    type: Literal["gbm", "merton", "student_t", "bootstrap", "replay"]
+    # parametric models need assets; history models name them after their files (and then
+    # hold them here, filled in by `stress.history.load.resolve_history`)
+    assets: dict[Annotated[str, Field(min_length=1, max_length=L.MAX_NAME)], Asset] | None = Field(
+        default=None, min_length=1
+    )
+    correlation: list[list[float]] | None = None
+    jumps: Jumps | None = None
+    dof: float | None = Field(default=None, gt=2, le=L.MAX_DOF)
+    # bootstrap and replay: price files (relative to the config file's folder) and a window
+    history: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    since: TimeBound | None = None
+    until: TimeBound | None = None
+    # bootstrap: mean block length (default 24)
+    block_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
+    demean: bool | None = None  # bootstrap: remove the history's drift (default true)
+    # replay: hours between window starts (default 24)
+    stride_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
+
+    # the history files as absolute paths, set when the config is loaded
+    _history_files: tuple[Path, ...] | None = PrivateAttr(default=None)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _time_bound(cls, value: Any) -> Any:
+        # parsed (and put in order) by stress.history.load with calibrate's rules
+        if value is None or isinstance(value, date | str):
+            return value
+        raise ValueError(f"expected a date or time such as 2022-01-01, got {show_typed(value)}")
+
+
+class Tier(_Strict):
+    max_notional: float = Field(gt=0, le=L.MAX_TIER_CAP)
+    max_leverage: Leverage
+    mmr: float = Field(gt=0, lt=1)
+    maintenance_amount: float | None = Field(default=None, ge=0, le=L.MAX_TIER_CAP)
+
+
+class Market(_Strict):
+    tiers: list[Tier] = Field(min_length=1)
+
+
+class DefaultMarket(_Strict):
+    mmr: float = Field(default=0.005, gt=0, lt=1)
+    max_leverage: Leverage = 125.0
+
+
+class Funding(_Strict):
+    rate: float = Field(default=0.0, ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
+    interval_hours: float = Field(default=8.0, ge=L.MIN_FUNDING_INTERVAL_HOURS, le=L.MAX_HOURS)
+
+
+class Exchange(_Strict):
+    liquidation_fee: float = Field(default=0.005, ge=0, lt=1)
+    funding: Funding = Funding()
+    markets: dict[str, Market] = {}
+    default_market: DefaultMarket = DefaultMarket()
+
+
+class Account(_Strict):
+    wallet: Amount
+
+
+class Position(_Strict):
+    id: str | None = Field(default=None, min_length=1, max_length=L.MAX_NAME)
+    asset: str
+    side: Literal["long", "short"]
+    notional: Amount | None = None
+    quantity: float | None = Field(default=None, gt=0, le=L.MAX_QUANTITY)
+    entry_price: Price | None = None
+    leverage: Leverage
+    margin_mode: Literal["isolated", "cross"] = "cross"
+    margin: Amount | None = None
+
+
+class Portfolio(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
+    account: Account
+    positions: list[Position] = Field(min_length=1)
+
+
+class SweepBase(_Strict):
+    """The template every generated portfolio starts from."""
+
+    account: Account
+    positions: list[Position] = Field(min_length=1)
+
+
+class SweepRandom(_Strict):
+    n: int = Field(ge=1, le=MAX_PORTFOLIOS)
+    seed: int = Field(default=0, ge=0)
+    # parameter name -> distribution; both depend on the base's position ids, so
+    # stress.portfolios.sweep checks them (with field paths) rather than the schema
+    params: dict[str, Any] = Field(min_length=1)
+
+
+class Sweep(_Strict):
+    """A generated portfolio set; the parameter syntax is checked by `stress.portfolios.sweep`."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=L.MAX_NAME)
+    base: SweepBase
+    grid: dict[str, Any] | None = Field(default=None, min_length=1)
+    random: SweepRandom | None = None
+
+    @model_validator(mode="after")
+    def _grid_or_random(self) -> Sweep:
+        if (self.grid is None) == (self.random is None):
+            found = "both" if self.grid is not None else "neither"
+            raise ValueError(f"expected either grid or random, got {found}")
+        return self
+
+
+class Shock(_Strict):
+    """A price move laid over every path: ``move`` over ``over_hours`` from ``at_hour``."""
+
+    asset: str
+    # a fraction: -0.25 is a 25 % crash; a price cannot reach 0
+    move: float = Field(gt=-1, le=L.MAX_SHOCK_MOVE)
+    at_hour: Hours
+    over_hours: Hours = 0.0  # 0: a gap, the mark at at_hour is the first one moved
+    recover_hours: Hours | None = None  # None: no recovery, the move is permanent
+
+
+class FundingSpike(_Strict):
+    # per funding interval, like exchange.funding.rate
+    rate: float = Field(ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
+    from_hour: Hours
+    hours: float = Field(gt=0, le=L.MAX_HOURS)
+
+
+SCENARIO_EFFECTS = ("shock", "shocks", "vol_multiplier", "correlation_toward_one", "funding_spike")
+
+
+class Scenario(_Strict):
+    """One what-if run on the base paths (same seed, same random numbers).
+
+    See `stress.paths.scenarios`.
+    """
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
+    description: str | None = None
+    shock: Shock | None = None
+    shocks: list[Shock] | None = Field(default=None, min_length=1)
+    vol_multiplier: float | None = Field(default=None, gt=0, le=L.MAX_VOL_MULTIPLIER)
+    correlation_toward_one: float | None = Field(default=None, ge=0, le=1)
+    funding_spike: FundingSpike | None = None
+
+    @model_validator(mode="after")
+    def _some_effect(self) -> Scenario:
+        if all(getattr(self, f) is None for f in SCENARIO_EFFECTS):
+            raise ValueError(f"expected at least one of {', '.join(SCENARIO_EFFECTS)}, got none")
+        return self
+
+    def all_shocks(self) -> list[tuple[str, Shock]]:
+        """Every shock with its field path suffix (``shock`` or ``shocks[i]``)."""
+        out = [("shock", self.shock)] if self.shock is not None else []
+        return out + [(f"shocks[{i}]", s) for i, s in enumerate(self.shocks or [])]
+
+
+class Config(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
+    seed: int = Field(default=0, ge=0)
+    simulation: Simulation
+    model: Model
+    exchange: Exchange = Exchange()
+    account: Account | None = None
+    positions: list[Position] | None = Field(default=None, min_length=1)
+    portfolios: list[Portfolio] | None = Field(default=None, min_length=1)
+    sweep: Sweep | None = None
+    modes: list[Mode] = Field(default=list(MODES), min_length=1)
+    scenarios: list[Scenario] = Field(default_factory=list)
+
+    # where the file was read from: its name prefixes the messages of `stress.pipeline.prepare`,
+    # and relative history files are found from its folder
+    _source: str = PrivateAttr(default="<config>")
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_book_layout(self) -> Config:
+        single = self.account is not None or self.positions is not None
+        if single and self.portfolios is not None:
+            raise ValueError(
+                "portfolios: expected either account + positions or a portfolios list, got both"
+            )
+        if self.sweep is not None and (single or self.portfolios is not None):
+            other = "a portfolios list" if self.portfolios is not None else "account + positions"
+            raise ValueError(f"sweep: expected either a sweep or {other}, got both")
+        if not single and self.portfolios is None and self.sweep is None:
+            raise ValueError(
+                "positions: required field is missing (give account + positions, "
+                "or a portfolios list, or a sweep)"
+            )
+        if self.account is None and self.positions is not None:
+            raise ValueError("account: required field is missing (positions need an account)")
+        if self.positions is None and self.account is not None:
+            raise ValueError("positions: required field is missing (account is given)")
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        # the fields only: where a config was read from (`_source`, `_base_dir`) is not part of
+        # what it says, so the same settings from YAML, TOML or a dict are the same config
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # mutable-looking fields (dicts, lists): compared, never hashed

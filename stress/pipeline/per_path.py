@@ -1,0 +1,105 @@
+"""Per-path outcomes as a table: every number of summary.json can be recomputed from it.
+
+One row per (scenario, portfolio, mode, path), in that order, for the paths whose per-path
+results the run kept (all of them unless the run streamed past its memory budget; see
+`stress.pipeline.simulate.keep_paths_for`). Columns:
+
+* ``scenario``, ``portfolio``, ``mode`` (categorical), ``path`` (int64, 0-based, the path's
+  index in the run: path i is the same draw in every book and scenario);
+* ``liquidation_step`` (Int32) and ``liquidation_hours`` (Float64): the book's first
+  liquidation, null when none;
+* ``final_equity``, ``loss`` (initial equity - final equity), ``bad_debt`` (the deficit the venue
+  absorbs, summed over the book's liquidations) and ``fees_paid`` (liquidation fees paid), float64;
+* ``liquidated.<id>`` (boolean), one column per position id of any portfolio: whether that
+  position was liquidated on the path; null for books whose portfolio has no such position.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RunResult = Any
+"""A `stress.pipeline.result.RunResult` (which builds its per-path table here, so this module
+cannot import it back)."""
+
+LIQUIDATED_PREFIX = "liquidated."
+"""Prefix of the per-position liquidation columns."""
+
+
+def position_ids(result: RunResult) -> list[str]:
+    """Position ids of every portfolio, first seen first (the order of the columns)."""
+    return list(dict.fromkeys(p.id for port in result.portfolios for p in port.positions))
+
+
+def kept_note(result: RunResult) -> str | None:
+    """A sentence saying the table holds fewer paths than the run, or None when it holds all."""
+    short = [r for r in (result, *result.scenarios) if r.kept_paths < r.paths]
+    if not short:
+        return None
+    parts = ", ".join(f"{r.kept_paths:,} of {r.paths:,} ({r.scenario})" for r in short)
+    return (
+        f"per-path results hold the first paths of each book only: {parts}; the run was too "
+        "large to keep every path's results in memory, and its summary metrics cover every path"
+    )
+
+
+def _frame(result: RunResult, ids: list[str], scenarios: list[str]) -> pd.DataFrame:
+    """The rows of one run (the base or one scenario)."""
+    layout, res = result.layout, result.results
+    n, k_books = result.kept_paths, layout.n_books
+    rows = n * k_books
+    book = np.repeat(np.arange(k_books), n)
+    ports = [p.name for p in result.portfolios]
+    modes = list(dict.fromkeys(b.mode for b in layout.books))
+    port_code = np.array([b.portfolio for b in layout.books])[book]
+    mode_code = np.array([modes.index(b.mode) for b in layout.books])[book]
+    steps = np.ascontiguousarray(res.first_liq_step[:n].T).reshape(-1)
+    never = steps < 0
+    columns: dict[str, object] = {
+        "scenario": pd.Categorical.from_codes(
+            np.full(rows, scenarios.index(result.scenario)), categories=scenarios
+        ),
+        "portfolio": pd.Categorical.from_codes(port_code, categories=ports),
+        "mode": pd.Categorical.from_codes(mode_code, categories=modes),
+        "path": np.tile(np.arange(n, dtype=np.int64), k_books),
+        "liquidation_step": pd.arrays.IntegerArray(steps.astype(np.int32), never),
+        "liquidation_hours": pd.arrays.FloatingArray(steps * result.grid.step_hours, never),
+    }
+    for name in ("final_equity", "loss", "bad_debt", "fees_paid"):
+        values = res.loss(layout)[:n] if name == "loss" else getattr(res, name)[:n]
+        columns[name] = np.ascontiguousarray(values.T).reshape(-1)
+    flags = np.zeros((len(ids), rows), dtype=bool)
+    missing = np.ones((len(ids), rows), dtype=bool)
+    column_of = {pid: j for j, pid in enumerate(ids)}
+    for k, b in enumerate(layout.books):
+        first = layout.book_first_position[k]
+        for j, p in enumerate(b.positions):
+            row = column_of[p.id]
+            flags[row, k * n : (k + 1) * n] = res.pos_liquidated[:n, first + j]
+            missing[row, k * n : (k + 1) * n] = False
+    for j, pid in enumerate(ids):
+        columns[LIQUIDATED_PREFIX + pid] = pd.arrays.BooleanArray(flags[j], missing[j])
+    return pd.DataFrame(columns)
+
+
+def per_path_frame(result: RunResult) -> pd.DataFrame:
+    """Every book's per-path outcome, base run first, then each scenario (see module doc).
+
+    Warns (UserWarning) when the run kept fewer paths than it simulated; ``attrs`` holds
+    ``paths`` (simulated) and ``paths_kept`` ({scenario: paths in the table}).
+    """
+    runs = [result, *result.scenarios]
+    ids = position_ids(result)
+    scenarios = [r.scenario for r in runs]
+    frames = [_frame(r, ids, scenarios) for r in runs]
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    df.attrs["paths"] = result.paths
+    df.attrs["paths_kept"] = {r.scenario: r.kept_paths for r in runs}
+    note = kept_note(result)
+    if note is not None:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    return df

@@ -1,0 +1,193 @@
+"""Plan -> `RunResult`: every book on the same paths, the base run and each scenario.
+
+Each scenario is a whole run on the base run's seed and path blocks (common random numbers),
+with its shocks laid over the paths, its funding and (for vol and correlation changes) its own
+path model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from stress.analysis.metrics import book_metrics
+from stress.analysis.streaming import StreamStats, stream_book_metrics
+from stress.analysis.verdict import Outcomes, portfolio_verdict
+from stress.analysis.worst_windows import add_worst_windows
+from stress.config.schema import Scenario
+from stress.margin.engine import PathResults, evaluate
+from stress.margin.funding import scenario_rules
+from stress.margin.layout import Layout
+from stress.margin.liquidation_prices import portfolio_liquidation_prices
+from stress.paths import BLOCK_PATHS, iter_price_chunks
+from stress.paths.scenarios import (
+    changes_paths,
+    describe,
+    price_factor,
+    scenario_spec,
+    shocked_chunks,
+)
+from stress.pipeline.budget import FAN_PATHS, KEEP_BYTES
+from stress.pipeline.prepare import ConfigLike, Plan, prepare
+from stress.pipeline.result import RunResult
+
+Progress = Callable[[int], None] | None
+
+LiquidationPrices = dict[str, dict[str, float | None]]
+"""{position id: {"liquidation_price", "liquidation_price_below", "liquidation_price_above"}}"""
+
+
+def keep_paths_for(layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES) -> int:
+    """How many paths' per-path results fit the budget (all of them when they fit)."""
+    per_path = layout.n_books * (8 + 4 + 8 + 8) + layout.pos_qty.shape[0] * 2
+    if n_paths * per_path <= budget_bytes:
+        return n_paths
+    return max(BLOCK_PATHS, budget_bytes // per_path // BLOCK_PATHS * BLOCK_PATHS)
+
+
+def liquidation_prices_of(plan: Plan) -> list[LiquidationPrices]:
+    """Closed-form liquidation prices at today's marks, per book (the same in every scenario):
+    the nearer to the mark of the two sides, and both sides."""
+    return [
+        portfolio_liquidation_prices(
+            plan.portfolios[book.portfolio], book.mode, plan.marks, plan.tables
+        )
+        for book in plan.layout.books
+    ]
+
+
+def _book_metrics(
+    plan: Plan,
+    results: PathResults,
+    stats: StreamStats,
+    kept: int,
+    liquidation_prices: list[LiquidationPrices],
+) -> list[dict[str, Any]]:
+    layout, res = plan.layout, results
+    exact = kept == plan.paths
+    loss = res.loss(layout) if exact else None
+    out = []
+    for k, book in enumerate(layout.books):
+        port = plan.portfolios[book.portfolio]
+        if exact:
+            m = book_metrics(
+                loss=loss[:, k],
+                first_liq_step=res.first_liq_step[:, k],
+                bad_debt=res.bad_debt[:, k],
+                fees_paid=res.fees_paid[:, k],
+                final_equity=res.final_equity[:, k],
+                initial_wallet=port.wallet,
+                step_hours=plan.grid.step_hours,
+            )
+        else:
+            m = stream_book_metrics(stats, k, plan.grid.step_hours)
+        first = layout.book_first_position[k]
+        cols = slice(first, first + len(book.positions))
+        probs = stats.pos_liq[cols] / stats.n
+        prices = liquidation_prices[k]
+        by_id = {p.id: (p, float(q)) for p, q in zip(book.positions, probs, strict=True)}
+        m["positions"] = {
+            p.id: {
+                "asset": p.asset,
+                "side": p.side,
+                "p_liquidation": by_id[p.id][1],
+                **prices[p.id],
+            }
+            for p in port.positions  # config order, whatever order the buckets used
+        }
+        out.append(m)
+    return out
+
+
+def run(
+    cfg: ConfigLike,
+    paths: int | None = None,
+    seed: int | None = None,
+    chunk_paths: int | None = None,
+    progress: Progress = None,
+    objective: str = "es_99",
+) -> RunResult:
+    """Simulate the config's portfolios under every configured mode on the same paths.
+
+    Parameters
+    ----------
+    paths, seed : override the config's simulation.paths and seed
+    chunk_paths : paths per chunk (a multiple of 256); results do not depend on it
+    progress : called with the number of paths finished after each chunk
+    objective : what the recommended mode minimises: "es_99", "p_liquidation" or
+        "expected_loss" (see `stress.analysis.verdict`)
+    """
+    return simulate(prepare(cfg, paths, seed, chunk_paths, objective), progress)
+
+
+def simulate(plan: Plan, progress: Progress = None) -> RunResult:
+    """The base run and every scenario of a prepared plan."""
+    liq_prices = liquidation_prices_of(plan)
+    base = _simulate(plan, None, KEEP_BYTES, liq_prices, progress)
+    # the scenarios share the per-path memory budget so that it stays at most twice the base's
+    budget = KEEP_BYTES // max(1, len(plan.config.scenarios))
+    subs = []
+    for sc in plan.config.scenarios:
+        spec = scenario_spec(plan.spec, sc) if changes_paths(sc) else plan.spec
+        rules = scenario_rules(plan.config, sc, plan.rules, plan.grid)
+        sc_plan = replace(plan, rules=rules, spec=spec)
+        subs.append(_simulate(sc_plan, sc, budget, liq_prices, progress))
+    return replace(base, scenarios=subs)
+
+
+def _sampled(chunks, sample: list[np.ndarray]):
+    """Pass the chunks on, keeping a copy of the first FAN_PATHS paths for the figures."""
+    for first, prices in chunks:
+        if first < FAN_PATHS:
+            sample.append(prices[: FAN_PATHS - first].copy())
+        yield first, prices
+
+
+def _simulate(
+    plan: Plan,
+    scenario: Scenario | None,
+    keep_budget: int,
+    liquidation_prices: list[LiquidationPrices],
+    progress: Progress,
+) -> RunResult:
+    """One run of every book on the paths of the plan (bent by the scenario's shocks, if any)."""
+    layout, grid, n_paths = plan.layout, plan.grid, plan.paths
+    t0 = time.perf_counter()
+    sample: list[np.ndarray] = []
+    chunks = iter_price_chunks(plan.spec, grid, plan.seed, n_paths, plan.chunk_paths)
+    if scenario is not None:
+        chunks = shocked_chunks(chunks, price_factor(plan.config, scenario, grid))
+    stats = StreamStats.empty(layout, grid.n_steps)
+    kept = keep_paths_for(layout, n_paths, keep_budget)
+    update = lambda c: stats.update(layout, c)  # noqa: E731
+    results = evaluate(
+        layout, plan.rules, _sampled(chunks, sample), n_paths, progress, kept, update
+    )
+    metrics = _book_metrics(plan, results, stats, kept, liquidation_prices)
+    if plan.spec.kind == "replay":  # the windows that hurt most, with their dates
+        add_worst_windows(metrics, plan.spec.source, plan.spec.s0, results, layout)
+    outcomes = Outcomes(layout, results, plan.portfolios, metrics, n_paths)
+    verdicts = [portfolio_verdict(outcomes, k, plan.objective) for k in range(len(plan.portfolios))]
+    return RunResult(
+        config=plan.config,
+        paths=n_paths,
+        seed=plan.seed,
+        grid=grid,
+        portfolios=plan.portfolios,
+        layout=layout,
+        results=results,
+        elapsed_seconds=time.perf_counter() - t0,
+        rules=plan.rules,
+        sample_prices=np.concatenate(sample),
+        stats=stats,
+        kept_paths=kept,
+        metrics=metrics,
+        verdicts=verdicts,
+        scenario="base" if scenario is None else scenario.name,
+        description="" if scenario is None else describe(plan.config, scenario),
+        plan=plan,
+    )
