@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from stress.portfolios.modes import mode_buckets
 from stress.portfolios.resolve import ResolvedPortfolio, ResolvedPosition
 from stress.venues.tiers import TierTable
 
@@ -69,27 +70,6 @@ class Layout:
     @property
     def n_buckets(self) -> int:
         return int(self.bucket_collateral.shape[0])
-
-
-def mode_buckets(positions: tuple[ResolvedPosition, ...], mode: str, wallet: float):
-    """[(collateral, [positions])] and the free balance of one portfolio under one mode.
-
-    What each margin mode means: isolated, one bucket per position holding its margin; cross,
-    one bucket holding the whole wallet; as_configured, the positions marked isolated in their
-    own buckets and the rest of the wallet backing the others (free if there are none).
-    """
-    if mode == "cross":
-        return [(wallet, list(positions))], 0.0
-    if mode == "isolated":
-        buckets = [(p.margin, [p]) for p in positions]
-        return buckets, wallet - sum(p.margin for p in positions)
-    iso = [p for p in positions if p.margin_mode == "isolated"]
-    cross = [p for p in positions if p.margin_mode == "cross"]
-    buckets = [(p.margin, [p]) for p in iso]
-    rest = wallet - sum(p.margin for p in iso)
-    if cross:
-        return [(rest, cross), *buckets], 0.0
-    return buckets, rest
 
 
 CONTINUITY = 1e-12

@@ -14,7 +14,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from stress.margin.layout import mode_buckets
+from stress.portfolios.modes import mode_buckets
 from stress.portfolios.resolve import ResolvedPortfolio
 from stress.venues.tiers import (
     LiquidationBounds,

@@ -15,6 +15,7 @@ from stress.config.schema import Config, Position
 from stress.errors import ConfigError
 from stress.errors import amount as _fmt
 from stress.errors import fail as _fail
+from stress.portfolios.modes import isolated_in
 from stress.portfolios.resolve import (
     ResolvedPosition,
     market_table,
@@ -135,28 +136,29 @@ def _check_limits(rp: ResolvedPosition, table: TierTable, at: str, size_field: s
         )
 
 
+_NEED = {
+    "isolated": "the isolated margins of all positions (mode isolated)",
+    "cross": "the initial margin of all positions (mode cross)",
+    "as_configured": "the isolated margins plus the cross positions' initial margin "
+    "(as_configured)",
+}
+
+
 def _check_funding(modes: list[str], resolved: list, wallet: float, at: str) -> None:
-    """Every bucket must be able to post its positions' initial margin, in every mode asked for."""
+    """Every bucket must be able to post its positions' initial margin, in every mode asked for:
+    an isolated position its margin, the cross bucket its positions' initial margin."""
     for mode in modes:
-        if mode == "isolated":
-            need = sum(p.margin for p in resolved)
-            what = "the isolated margins of all positions (mode isolated)"
-        elif mode == "cross":
-            need = sum(p.initial_margin for p in resolved)
-            what = "the initial margin of all positions (mode cross)"
-        else:
-            iso = sum(p.margin for p in resolved if p.margin_mode == "isolated")
-            cross_im = sum(p.initial_margin for p in resolved if p.margin_mode == "cross")
-            if iso > wallet * (1 + 1e-12):
-                _fail(
-                    at,
-                    "must cover the isolated margins (as_configured): "
-                    f"expected >= {_fmt(iso)}, got {_fmt(wallet)}",
-                )
-            need = iso + cross_im
-            what = "the isolated margins plus the cross positions' initial margin (as_configured)"
+        iso = sum(p.margin for p in resolved if isolated_in(mode, p))
+        cross_im = sum(p.initial_margin for p in resolved if not isolated_in(mode, p))
+        if mode == "as_configured" and iso > wallet * (1 + 1e-12):
+            _fail(
+                at,
+                "must cover the isolated margins (as_configured): "
+                f"expected >= {_fmt(iso)}, got {_fmt(wallet)}",
+            )
+        need = iso + cross_im
         if need > wallet * (1 + 1e-12):
-            _fail(at, f"must cover {what}: expected >= {_fmt(need)}, got {_fmt(wallet)}")
+            _fail(at, f"must cover {_NEED[mode]}: expected >= {_fmt(need)}, got {_fmt(wallet)}")
 
 
 def portfolio_problem(
