@@ -24,16 +24,15 @@ import stress
 from stress.cli import app
 from stress.margin.engine import mark_chunk
 from stress.margin.funding import market_rules
+from stress.margin.liquidation_bounds import (
+    LiquidationBounds,
+    asset_liquidation_bounds,
+    liquidation_price,
+)
 from stress.margin.liquidation_prices import bucket_liquidation_bounds, bucket_liquidation_prices
 from stress.paths import TimeGrid
 from stress.pipeline.prepare import prepare
-from stress.venues.tiers import (
-    LiquidationBounds,
-    TierTable,
-    asset_liquidation_bounds,
-    liquidation_price,
-    maintenance,
-)
+from stress.venues.tiers import TierTable, maintenance
 
 FLAT = {"markets": {}, "default_market": {"mmr": 0.005, "max_leverage": 125.0}}
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 import stress
+from stress.analysis.detail import MAX_DETAIL
 from stress.output.publish import jsonable
 from stress.output.report import overview
 from stress.output.report.html import render_report
@@ -158,7 +159,7 @@ def example(request):
     page = render_report(res)
     summary = json.loads(json.dumps(jsonable(res.to_dict())))
     # the portfolio checked in detail: the only one, or the riskiest of a sweep
-    k = overview.select_detail(summary["portfolios"])[0]
+    k = res.detail.portfolios[0]
     return res, summary, page, Tree(page).root, k
 
 
@@ -217,7 +218,7 @@ def test_every_figure_drawn_has_title_axes_and_caption(example):
     specs = plot_specs(tree)
     divs = {d.attrs["id"] for d in tree.find_all("div", cls="plot")}
     assert divs == set(specs)
-    detailed = [f"portfolio-{i}" for i in overview.select_detail(summary["portfolios"])]
+    detailed = [f"portfolio-{i}" for i in res.detail.portfolios]
     assert [x.attrs["id"] for x in tree.find_all("section", cls="portfolio")] == detailed
     expected = set().union(*(expected_figures(res, int(d.split("-")[1])) for d in detailed))
     if len(summary["portfolios"]) > 1:
@@ -470,10 +471,10 @@ def test_many_portfolios_table_has_every_row(sweep):
 def test_many_portfolios_detail_only_the_riskiest(sweep):
     res, summary, page, tree = sweep
     ports = summary["portfolios"]
-    chosen = overview.select_detail(ports)
-    assert len(chosen) == overview.MAX_DETAIL
+    chosen = list(res.detail.portfolios)  # chosen in the run, from its metrics
+    assert len(chosen) == MAX_DETAIL
     worst = sorted(range(len(ports)), key=lambda i: overview.risk_score(ports[i]), reverse=True)
-    assert sorted(chosen) == sorted(worst[: overview.MAX_DETAIL])
+    assert chosen == sorted(worst[:MAX_DETAIL])
     sections = tree.find_all("section", cls="portfolio")
     assert [s.attrs["id"] for s in sections] == [f"portfolio-{i}" for i in chosen]
     note = tree.find("section", id="overview").find("p", cls="note").text

@@ -21,10 +21,11 @@ from test_report import (
 
 import stress
 from stress.output.publish import jsonable
-from stress.output.report import sweep as W
 from stress.output.report.fmt import script_json
 from stress.output.report.html import render_report
+from stress.output.report.sweep_grid import MAX_CELLS
 from stress.output.report.sweep_points import pareto, sweep_figures
+from stress.output.report.sweep_values import choose_axes
 
 NOTIONALS = [40_000, 80_000, 120_000]
 LEVERAGES = [2, 5, 10, 20]
@@ -231,7 +232,7 @@ def test_a_10000_portfolio_sweep_stays_light(shape):
     assert figures_bytes(figs) < 1_800_000
     heat = next(f for f in figs if f.key == "sweep-p_liquidation")
     cells = sum(len(row) for row in heat.data[0]["z"]) * len(heat.data) / 3
-    assert cells <= W.MAX_CELLS
+    assert cells <= MAX_CELLS
     assert "To keep the page light" in heat.caption
 
 
@@ -274,7 +275,7 @@ def test_choose_axes_skips_parameters_tied_to_another():
         for w in (0.2, 0.5, 0.8)
         for lev in (2, 5)
     ]
-    x, y, others = W.choose_axes(ports, ["weight.a", "weight.b", "leverage"])
+    x, y, others = choose_axes(ports, ["weight.a", "weight.b", "leverage"])
     assert (x, y, others) == ("weight.a", "leverage", [])
 
 

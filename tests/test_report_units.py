@@ -11,7 +11,10 @@ import pytest
 from factories import two_asset_config
 
 import stress
-from stress.output.report import figures, fmt, overview, series
+from stress.analysis import detail
+from stress.analysis.metrics import wilson_bounds, wilson_interval
+from stress.output.report import figure, fmt, overview, series
+from stress.output.report.html import render_report
 
 
 def test_script_json_cannot_end_its_script_element():
@@ -44,15 +47,15 @@ def test_money_price_hours():
 
 
 def test_time_axis_keeps_both_ends_and_few_points():
-    axis = series.time_axis(2016, 5 / 60)
+    axis = detail.time_axis(2016, 5 / 60)
     assert axis.steps[0] == 0 and axis.steps[-1] == 2016 and len(axis.steps) <= 301
     assert axis.unit == "days" and axis.x[-1] == pytest.approx(7.0)
-    short = series.time_axis(48, 0.5)
+    short = detail.time_axis(48, 0.5)
     assert short.unit == "hours" and list(short.steps) == list(range(49))
 
 
 def test_stagger_separates_close_labels():
-    assert figures._stagger([0.0, 0.01, 0.5, 0.51, 0.52], 1.0, 0.1) == [0, 1, 0, 1, 2]
+    assert figure.stagger([0.0, 0.01, 0.5, 0.51, 0.52], 1.0, 0.1) == [0, 1, 0, 1, 2]
 
 
 def test_riskiest_is_deterministic_and_in_config_order():
@@ -114,6 +117,47 @@ def test_loss_histogram_from_stats_matches_the_paths(pair):
     assert [s.sum() for s in shares_b] == pytest.approx([1.0] * len(books))
 
 
+def test_the_run_holds_the_equity_fans_of_the_books_the_report_details(pair):
+    res, _ = pair
+    bands = res.detail
+    scores = [
+        detail.risk_score(port.wallet, [res.metrics[k] for k in res.books_of(i)])
+        for i, port in enumerate(res.portfolios)
+    ]
+    assert bands.portfolios == tuple(detail.select_detail(scores))
+    axis = detail.time_axis(res.grid.n_steps, res.grid.step_hours)
+    assert np.array_equal(bands.axis.steps, axis.steps) and bands.axis.unit == axis.unit
+    assert set(bands.equity) == {(i, m) for i in bands.portfolios for m in res.config.modes}
+    equity = res.sample_equity()  # every book re-marked along the sampled paths
+    for k, book in enumerate(res.layout.books):
+        if book.portfolio in bands.portfolios:
+            fan = np.quantile(equity[:, k, axis.steps], detail.FAN_QUANTILES, axis=0)
+            assert np.allclose(bands.equity[(book.portfolio, book.mode)], fan, rtol=1e-12)
+    assert all(sc.detail is None for sc in res.scenarios)
+
+
+def test_the_report_never_runs_the_engine(pair, monkeypatch):
+    import stress.margin.engine as engine
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report ran the engine")
+
+    for name in ("book_equity_paths", "mark_chunk", "evaluate"):
+        monkeypatch.setattr(engine, name, refuse)
+    res, _ = pair
+    assert "p0-equity" in render_report(res)
+    with pytest.raises(ValueError, match="base run"):
+        render_report(dataclasses.replace(res, detail=None))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 10, 512, 1000, 2000, 4096, 100_000])
+def test_wilson_bounds_is_wilson_interval_elementwise(n):
+    k = np.unique(np.r_[0:50, n - 50 : n + 1, np.linspace(0, n, 200).astype(int)].clip(0, n))
+    lo, hi = wilson_bounds(k, n)
+    assert [(a, b) for a, b in zip(lo, hi, strict=True)] == [wilson_interval(i, n) for i in k]
+    assert lo[0] == 0.0 and hi[-1] == 1.0  # exact at the edges, as in summary.json
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -128,8 +172,6 @@ def test_loss_histogram_from_stats_matches_the_paths(pair):
 )
 def test_unusual_runs_still_render(changes):
     from test_report import Tree, check_offline_and_single_plotly, plot_specs
-
-    from stress.output.report.html import render_report
 
     res = stress.run({**two_asset_config(), **changes}, paths=300)
     page = render_report(res)

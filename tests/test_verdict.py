@@ -13,6 +13,7 @@ from factories import two_asset_config
 import stress
 from stress.analysis.metrics import book_metrics, expected_shortfall, value_at_risk
 from stress.analysis.verdict import compare_books, es_influence, portfolio_verdict
+from stress.pipeline.prepare import check_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,8 +115,9 @@ def test_objective_changes_the_recommendation_and_tradeoff_names_the_cost():
     assert "raises ES99" in tail["tradeoff"]
     safe = portfolio_verdict(fake, 0, objective="p_liquidation")
     assert safe["recommended"] == "cross"
-    with pytest.raises(ValueError, match="objective"):
-        portfolio_verdict(fake, 0, objective="sharpe")
+    # an unknown objective is refused once, with the run's other settings, before any work
+    with pytest.raises(stress.ConfigError, match="^objective: expected one of es_99"):
+        check_overrides(objective="sharpe")
 
 
 def test_paired_difference_of_identical_books_is_exactly_zero():

@@ -32,6 +32,7 @@ __all__ = [
     "paired_difference",
     "position_probabilities",
     "value_at_risk",
+    "wilson_bounds",
     "wilson_interval",
 ]
 
@@ -121,6 +122,36 @@ def expected_shortfall(loss: np.ndarray, a: float) -> float:
     return _es_sorted(np.sort(_as_losses(loss)), _check_level(a))
 
 
+def wilson_bounds(k: np.ndarray, n: int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score intervals of many proportions k / n at once (no checks: see
+    `wilson_interval`).
+
+    Parameters
+    ----------
+    k : array of any shape
+        Successes, each 0 <= k <= n (whole numbers, as floats or integers).
+    n : int
+        Trials, n >= 1, the same for every k.
+    z : float
+        Standard normal quantile; the default gives a two-sided 95 % interval.
+
+    Returns
+    -------
+    (lo, hi) : two float64 arrays shaped like k
+        Within [0, 1]; ``lo == 0`` exactly where ``k == 0`` and ``hi == 1`` where ``k == n``.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    # At k = 0 or k = n the bound is 0 or 1 in exact arithmetic; rounding would leave ~1e-17.
+    lo = np.where(k == 0, 0.0, np.maximum(0.0, centre - half))
+    hi = np.where(k == n, 1.0, np.minimum(1.0, centre + half))
+    return lo, hi
+
+
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion k / n.
 
@@ -141,15 +172,8 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     k, n = int(k), int(n)
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
-    p = k / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
-    # At k = 0 or k = n the bound is 0 or 1 in exact arithmetic; rounding would leave ~1e-17.
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return lo, hi
+    lo, hi = wilson_bounds(k, n, z)
+    return float(lo), float(hi)
 
 
 def position_probabilities(pos_liquidated: np.ndarray) -> np.ndarray:

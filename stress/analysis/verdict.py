@@ -240,6 +240,9 @@ def _tradeoff(result: Outcomes, rec: int, others: list[int], cache: dict) -> str
 def portfolio_verdict(result: Outcomes, k_port: int, objective: str = "es_99") -> dict[str, Any]:
     """The recommendation for one portfolio of a run.
 
+    ``objective`` is one of `OBJECTIVES`, checked with the run's other settings by
+    `stress.pipeline.prepare.check_overrides`.
+
     Returns
     -------
     dict
@@ -248,8 +251,6 @@ def portfolio_verdict(result: Outcomes, k_port: int, objective: str = "es_99") -
         ({metric: modes tied for best}), ``comparisons`` (paired differences recommended minus
         each other mode, for every compared metric, with a sentence each) and ``rule``.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     books = result.books_of(k_port)
     mode_of = {k: result.layout.books[k].mode for k in books}
     cache: dict = {}

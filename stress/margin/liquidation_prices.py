@@ -5,7 +5,8 @@ liquidated where its collateral plus unrealised PnL falls to its maintenance mar
 position gets the prices at which its bucket is liquidated when the position's asset moves alone
 from its mark, every position of the bucket on that asset moving with it and every other asset
 held at its mark: the highest one at or below the mark, the lowest at or above it
-(`stress.venues.tiers.asset_liquidation_bounds`), and the nearer of the two to the mark.
+(`stress.margin.liquidation_bounds.asset_liquidation_bounds`), and the nearer of the two to the
+mark.
 """
 
 from __future__ import annotations
@@ -14,15 +15,10 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from stress.margin.liquidation_bounds import LiquidationBounds, asset_liquidation_bounds
 from stress.portfolios.modes import mode_buckets
 from stress.portfolios.resolve import ResolvedPortfolio
-from stress.venues.tiers import (
-    LiquidationBounds,
-    TierTable,
-    asset_liquidation_bounds,
-    maintenance,
-    side_sign,
-)
+from stress.venues.tiers import TierTable, maintenance, side_sign
 
 
 def bucket_liquidation_bounds(

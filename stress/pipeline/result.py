@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stress.analysis.detail import DetailBands
 from stress.analysis.metrics import flat_metrics
 from stress.analysis.streaming import StreamStats
 from stress.config.schema import Config
@@ -47,6 +48,8 @@ class RunResult:
     scenarios: list[RunResult] = field(default_factory=list)  # config order; base run only
 
     plan: Plan | None = None  # what the run was prepared from (the same for every scenario)
+    # the equity fans of the portfolios the report details (base run only; None in a scenario)
+    detail: DetailBands | None = None
 
     def books_of(self, k_port: int) -> list[int]:
         """Indices of the books (modes) of portfolio `k_port`."""

@@ -14,14 +14,21 @@ from typing import Any
 
 import numpy as np
 
+from stress.analysis.detail import (
+    FAN_QUANTILES,
+    DetailBands,
+    risk_score,
+    select_detail,
+    time_axis,
+)
 from stress.analysis.metrics import book_metrics
 from stress.analysis.streaming import StreamStats, stream_book_metrics
 from stress.analysis.verdict import Outcomes, portfolio_verdict
 from stress.analysis.worst_windows import add_worst_windows
 from stress.config.schema import Scenario
-from stress.margin.engine import PathResults, evaluate
+from stress.margin.engine import PathResults, book_equity_paths, evaluate
 from stress.margin.funding import scenario_rules
-from stress.margin.layout import Layout
+from stress.margin.layout import Layout, build_layout
 from stress.margin.liquidation_prices import portfolio_liquidation_prices
 from stress.paths import BLOCK_PATHS, iter_price_chunks
 from stress.paths.scenarios import (
@@ -36,6 +43,9 @@ from stress.pipeline.prepare import ConfigLike, Plan, prepare
 from stress.pipeline.result import RunResult
 
 Progress = Callable[[int], None] | None
+
+EQUITY_CHUNK = 100
+"""Sample paths marked at once for the equity fans (every step of every bucket is held)."""
 
 LiquidationPrices = dict[str, dict[str, float | None]]
 """{position id: {"liquidation_price", "liquidation_price_below", "liquidation_price_above"}}"""
@@ -147,6 +157,42 @@ def _sampled(chunks, sample: list[np.ndarray]):
         yield first, prices
 
 
+def detail_bands(plan: Plan, sample: np.ndarray, metrics: list[dict[str, Any]]) -> DetailBands:
+    """The equity fans of the portfolios the report details, worked out once, in the run.
+
+    Only the chosen portfolios are re-marked (a layout of just them), a few sample paths at a
+    time, so a sweep of thousands of portfolios costs no more than three.
+
+    Parameters
+    ----------
+    sample : (n_sample, n_steps + 1, n_assets) the sampled price paths
+    metrics : one dict per book of `plan.layout`, from which the riskiest are chosen
+
+    Returns
+    -------
+    DetailBands
+        The chosen portfolios (`select_detail`), the time axis and each of their books' bands.
+    """
+    layout, grid, cfg = plan.layout, plan.grid, plan.config
+    scores = [
+        risk_score(port.wallet, [metrics[k] for k in layout.books_of(i)])
+        for i, port in enumerate(plan.portfolios)
+    ]
+    chosen = select_detail(scores)
+    axis = time_axis(grid.n_steps, grid.step_hours)
+    tables = [plan.tables[a] for a in cfg.model.assets]
+    sub = build_layout([plan.portfolios[i] for i in chosen], list(cfg.modes), tables, plan.marks)
+    thinned = [
+        book_equity_paths(sub, plan.rules, sample[start : start + EQUITY_CHUNK])[:, :, axis.steps]
+        for start in range(0, sample.shape[0], EQUITY_CHUNK)
+    ]
+    bands = np.quantile(np.concatenate(thinned), FAN_QUANTILES, axis=0)  # (5, n_books, n_points)
+    equity = {
+        (chosen[book.portfolio], book.mode): bands[:, k, :] for k, book in enumerate(sub.books)
+    }
+    return DetailBands(portfolios=tuple(chosen), axis=axis, equity=equity)
+
+
 def _simulate(
     plan: Plan,
     scenario: Scenario | None,
@@ -172,6 +218,9 @@ def _simulate(
         add_worst_windows(metrics, plan.spec.source, plan.spec.s0, results, layout)
     outcomes = Outcomes(layout, results, plan.portfolios, metrics, n_paths)
     verdicts = [portfolio_verdict(outcomes, k, plan.objective) for k in range(len(plan.portfolios))]
+    sample_prices = np.concatenate(sample)
+    # the report details the base run only: a scenario's rows are in its tables
+    detail = detail_bands(plan, sample_prices, metrics) if scenario is None else None
     return RunResult(
         config=plan.config,
         paths=n_paths,
@@ -182,7 +231,7 @@ def _simulate(
         results=results,
         elapsed_seconds=time.perf_counter() - t0,
         rules=plan.rules,
-        sample_prices=np.concatenate(sample),
+        sample_prices=sample_prices,
         stats=stats,
         kept_paths=kept,
         metrics=metrics,
@@ -190,4 +239,5 @@ def _simulate(
         scenario="base" if scenario is None else scenario.name,
         description="" if scenario is None else describe(plan.config, scenario),
         plan=plan,
+        detail=detail,
     )

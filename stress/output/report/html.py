@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from stress.analysis.detail import DetailBands, quantile_bands
 from stress.output.report import overview
 from stress.output.report import portfolio as P
-from stress.output.report import series as S
 from stress.output.report.fmt import MODE_BLURB, QUOTE, mode_colour, money, pct, price, script_json
 from stress.output.report.scenario_table import scenario_tables
 from stress.output.report.sweep_points import sweep_figures
@@ -109,17 +109,17 @@ def _header(result: RunResult, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sections(result: RunResult, data: dict[str, Any], chosen: list[int]) -> list[dict]:
+def _sections(result: RunResult, data: dict[str, Any], detail: DetailBands) -> list[dict]:
     ports = data["portfolios"]
-    axis = S.time_axis(result.grid.n_steps, result.grid.step_hours)
+    axis = detail.axis
+    chosen = detail.portfolios
     used = {p.asset_index for i in chosen for p in result.portfolios[i].positions}
-    price_bands = {a: S.quantile_bands(result.sample_prices[:, :, a], axis.steps) for a in used}
-    equity = S.detail_equity_bands(result, chosen, axis.steps) if chosen else {}
+    price_bands = {a: quantile_bands(result.sample_prices[:, :, a], axis.steps) for a in used}
     sections = []
     for i in chosen:
         port = ports[i]
         modes = P.ordered_modes(port["modes"])
-        figs, notes = P.detail_figures(result, i, port, axis, price_bands, equity)
+        figs, notes = P.detail_figures(result, i, port, axis, price_bands, detail.equity)
         sections.append(
             {
                 "anchor": f"portfolio-{i}",
@@ -146,13 +146,22 @@ def render_report(result: RunResult, summary: dict[str, Any] | None = None) -> s
 
     Parameters
     ----------
-    result : a finished run
+    result : a finished base run (its `detail` holds the detail figures' equity fans)
     summary : its `to_dict()`; computed when not given (pass it to render an edited copy)
+
+    Raises
+    ------
+    ValueError
+        For a scenario's run, which has no detail figures of its own.
     """
+    if result.detail is None:
+        raise ValueError(
+            f"no detail figures in run {result.scenario!r}: a report is drawn from a base run"
+        )
     data = result.to_dict() if summary is None else summary
     ports = data["portfolios"]
-    chosen = overview.select_detail(ports)
-    sections = _sections(result, data, chosen)
+    chosen = list(result.detail.portfolios)  # chosen by the run, with their equity fans
+    sections = _sections(result, data, result.detail)
     figures = [f for s in sections for f in s["figures"]]
     table = None
     if len(ports) > 1:

@@ -1,10 +1,11 @@
 """Runs with many portfolios (a list or a sweep): one risk map and a sortable table of every
-(portfolio, mode), and the choice of the few portfolios that get detail figures.
+(portfolio, mode), and the sentence that says which few portfolios get detail figures.
 
 The page must stay a page for a sweep of 100,000 portfolios: detail figures are capped at
-`MAX_DETAIL` portfolios and the table at `MAX_TABLE` portfolios (the riskiest, when there are
-more; summary.json and results.parquet keep every one). A table row costs about 250 bytes, so
-the page stays under 10 MB whatever the sweep size.
+`stress.analysis.detail.MAX_DETAIL` portfolios (the run chooses them) and the table at
+`MAX_TABLE` portfolios (the riskiest by the same ranking, when there are more; summary.json and
+results.parquet keep every one). A table row costs about 250 bytes, so the page stays under
+10 MB whatever the sweep size.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stress.output.report import figures as F
+from stress.analysis import detail
+from stress.output.report.figure import Figure, base_layout
 from stress.output.report.fmt import label, mode_colour, money, pct
 from stress.output.report.portfolio import ordered_modes
 
-MAX_DETAIL = 3
 MAX_TABLE = 2000
 _SYMBOLS = {"isolated": "circle", "cross": "square-open", "as_configured": "diamond-open"}
 
@@ -42,25 +43,15 @@ METRIC_COLUMNS = (
 
 
 def risk_score(port: dict[str, Any]) -> tuple[float, float]:
-    """How alarming a portfolio is: worst ES 99 % share of the wallet, then worst P(liq)."""
-    wallet = float(port.get("wallet") or 0.0)
-    modes = port["modes"].values()
-    es_share = max((m["es_99"] / wallet if wallet > 0 else 0.0) for m in modes)
-    return es_share, max(m["p_liquidation"] for m in modes)
+    """`stress.analysis.detail.risk_score` of a summary.json portfolio: worst ES 99 % share of
+    the wallet, then worst P(liquidation), over its modes."""
+    return detail.risk_score(port.get("wallet"), port["modes"].values())
 
 
 def riskiest(portfolios: list[dict[str, Any]], limit: int) -> list[int]:
-    """Indices of the `limit` riskiest portfolios by `risk_score`, in config order (ties keep
-    the config order, so a run always picks the same ones)."""
-    if len(portfolios) <= limit:
-        return list(range(len(portfolios)))
-    ranked = sorted(range(len(portfolios)), key=lambda i: risk_score(portfolios[i]), reverse=True)
-    return sorted(ranked[:limit])
-
-
-def select_detail(portfolios: list[dict[str, Any]], limit: int = MAX_DETAIL) -> list[int]:
-    """The portfolios that get detail figures: all of them up to `limit`, else the riskiest."""
-    return riskiest(portfolios, limit)
+    """Indices of the `limit` riskiest summary.json portfolios by `risk_score`, in config order
+    (`stress.analysis.detail.riskiest`)."""
+    return detail.riskiest([risk_score(p) for p in portfolios], limit)
 
 
 def detail_reason(portfolios: list[dict[str, Any]], chosen: list[int]) -> str | None:
@@ -156,7 +147,7 @@ def table_rows(
     return rows
 
 
-def risk_map(portfolios: list[dict[str, Any]], shown: list[int], n_paths: int) -> F.Figure:
+def risk_map(portfolios: list[dict[str, Any]], shown: list[int], n_paths: int) -> Figure:
     """Every shown (portfolio, mode) as a point: liquidation probability against ES 99 % as a
     share of the wallet. Bottom left is safe on both counts."""
     by_mode: dict[str, dict[str, list]] = {}
@@ -192,7 +183,7 @@ def risk_map(portfolios: list[dict[str, Any]], shown: list[int], n_paths: int) -
         for mode, s in sorted(by_mode.items(), key=lambda kv: ordered_modes(by_mode).index(kv[0]))
     ]
     title = "Risk map: every portfolio in every mode"
-    layout = F.base_layout(title, "liquidation probability (%)", "ES 99 % (% of the wallet)")
+    layout = base_layout(title, "liquidation probability (%)", "ES 99 % (% of the wallet)")
     layout["xaxis"].update(ticksuffix=" %", rangemode="tozero")
     layout["yaxis"].update(ticksuffix=" %", rangemode="tozero")
     layout["hovermode"] = "closest"
@@ -201,4 +192,4 @@ def risk_map(portfolios: list[dict[str, Any]], shown: list[int], n_paths: int) -
         "right it is liquidated more often, higher up its worst 1 % of outcomes cost more of the "
         "wallet; hover for the portfolio's name."
     )
-    return F.Figure("overview-map", title, caption, data, layout, group="wide")
+    return Figure("overview-map", title, caption, data, layout, group="wide")

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stress.output.report import figures as F
+from stress.analysis.metrics import wilson_bounds
 from stress.output.report import series as S
+from stress.output.report.fans import LiqLine, equity_fan, price_fan
+from stress.output.report.figure import Figure
 from stress.output.report.fmt import (
     METRIC_LABELS,
     MODE_ORDER,
@@ -22,8 +24,11 @@ from stress.output.report.fmt import (
     pct_interval,
     price,
 )
+from stress.output.report.liquidations import liquidation_curve, position_bars, trigger_bars
+from stress.output.report.loss_distribution import loss_distribution
 
 if TYPE_CHECKING:
+    from stress.analysis.detail import TimeAxis
     from stress.pipeline.result import RunResult
 
 VERDICT_COLUMNS = ("p_liquidation", "p_ruin", "expected_loss", "var_99", "es_99", "bad_debt_mean")
@@ -206,90 +211,103 @@ def identical_note(groups: list[list[str]]) -> str | None:
     )
 
 
-def detail_figures(
+def _liquidation_lines(
+    result: RunResult, k_port: int, port: dict[str, Any], modes: list[str], asset: str
+) -> list[LiqLine]:
+    """The distinct liquidation prices of the portfolio's positions on `asset`, each with the
+    modes it holds in, for the asset's price fan."""
+    lines: dict[tuple[str, float], list[str]] = {}
+    for p in result.portfolios[k_port].positions:
+        if p.asset != asset:
+            continue
+        for mode in modes:
+            info = port["modes"][mode]["positions"][p.id]
+            # both sides: with jumps in maintenance a bucket can be liquidated above and
+            # below the mark, and the fan shows where the paths meet either
+            for side in ("liquidation_price_below", "liquidation_price_above"):
+                lp = info.get(side, info["liquidation_price"])
+                if lp is not None and np.isfinite(lp) and lp > 0:
+                    modes_at = lines.setdefault((p.id, round(lp, 8)), [])
+                    if mode not in modes_at:
+                        modes_at.append(mode)
+    return [(pid, ms, lp) for (pid, lp), ms in lines.items()]
+
+
+def _price_figures(
     result: RunResult,
     k_port: int,
     port: dict[str, Any],
-    axis: S.TimeAxis,
+    axis: TimeAxis,
     price_bands: dict[int, np.ndarray],
-    equity_bands: dict[tuple[int, str], np.ndarray],
-) -> tuple[list[F.Figure], list[str]]:
-    """The detail figures of one portfolio, and notes on figures that had nothing to show.
-
-    Parameters
-    ----------
-    price_bands : {asset index: (5, n_points)} price quantiles, shared by every portfolio
-    equity_bands : {(portfolio index, mode): (5, n_points)} from `series.detail_equity_bands`
-    """
+) -> list[Figure]:
+    """A price fan for every asset the portfolio holds, in the config's asset order."""
     modes = ordered_modes(port["modes"])
-    books = _books_of(result, k_port)
-    resolved = result.portfolios[k_port]
-    n_paths = result.paths
+    held = {p.asset for p in result.portfolios[k_port].positions}
     n_sample = int(result.sample_prices.shape[0])
-    key = f"p{k_port}"
-    figs: list[F.Figure] = []
-    notes: list[str] = []
-
-    assets = [
-        a for a in result.config.model.assets if any(p.asset == a for p in resolved.positions)
-    ]
-    for a_idx, asset in enumerate(result.config.model.assets):
-        if asset not in assets:
-            continue
-        lines: dict[tuple[str, float], list[str]] = {}
-        for p in resolved.positions:
-            if p.asset != asset:
-                continue
-            for mode in modes:
-                info = port["modes"][mode]["positions"][p.id]
-                # both sides: with jumps in maintenance a bucket can be liquidated above and
-                # below the mark, and the fan shows where the paths meet either
-                for side in ("liquidation_price_below", "liquidation_price_above"):
-                    lp = info.get(side, info["liquidation_price"])
-                    if lp is not None and np.isfinite(lp) and lp > 0:
-                        modes_at = lines.setdefault((p.id, round(lp, 8)), [])
-                        if mode not in modes_at:
-                            modes_at.append(mode)
-        liq = [(pid, ms, lp) for (pid, lp), ms in lines.items()]
-        figs.append(
-            F.price_fan(f"{key}-price{a_idx}", asset, axis, price_bands[a_idx], liq, n_sample)
-        )
-
-    figs.append(
-        F.equity_fan(
-            f"{key}-equity",
+    return [
+        price_fan(
+            f"p{k_port}-price{a_idx}",
+            asset,
             axis,
-            {m: equity_bands[(k_port, m)] for m in modes},
-            resolved.wallet,
+            price_bands[a_idx],
+            _liquidation_lines(result, k_port, port, modes, asset),
             n_sample,
         )
-    )
+        for a_idx, asset in enumerate(result.config.model.assets)
+        if asset in held
+    ]
 
+
+def _loss_figure(result: RunResult, k_port: int, port: dict[str, Any]) -> Figure:
+    """The loss distribution, one outline per group of modes with identical outcomes."""
+    modes = ordered_modes(port["modes"])
+    books = _books_of(result, k_port)
     groups = identical_modes(result, k_port, modes)
     edges, shares, lumped = S.loss_histogram(result, [books[g[0]] for g in groups])
     tails = {m: {t: port["modes"][m][t] for t in ("var_99", "es_99")} for m in modes}
-    figs.append(
-        F.loss_distribution(
-            f"{key}-loss", edges, list(zip(groups, shares, strict=True)), tails, n_paths, lumped
-        )
+    return loss_distribution(
+        f"p{k_port}-loss",
+        edges,
+        list(zip(groups, shares, strict=True)),
+        tails,
+        result.paths,
+        lumped,
     )
 
+
+def _survival_figure(result: RunResult, k_port: int, modes: list[str], axis: TimeAxis) -> Figure:
+    """The share of paths liquidated so far in each mode, with its Wilson band, over ALL paths."""
+    books = _books_of(result, k_port)
     curves = {}
     for m in modes:
         cum, n = S.cumulative_liquidation(result, books[m])
         k = cum[axis.steps]
-        lo, hi = S.wilson_bands(k, n)
+        lo, hi = wilson_bounds(k, n)
         curves[m] = (k / n, lo, hi)
-    figs.append(F.liquidation_curve(f"{key}-survival", axis, curves))
+    return liquidation_curve(f"p{k_port}-survival", axis, curves)
 
-    ids = [p.id for p in resolved.positions]
+
+def _position_figure(
+    result: RunResult, k_port: int, port: dict[str, Any], modes: list[str]
+) -> Figure:
+    """Each position's liquidation probability per mode, with its Wilson interval."""
+    n_paths = result.paths
+    ids = [p.id for p in result.portfolios[k_port].positions]
     probs = {}
     for m in modes:
         p = np.array([port["modes"][m]["positions"][i]["p_liquidation"] for i in ids])
-        lo, hi = S.wilson_bands(np.round(p * n_paths), n_paths)
+        lo, hi = wilson_bounds(np.round(p * n_paths), n_paths)
         probs[m] = list(zip(p, lo, hi, strict=True))
-    figs.append(F.position_bars(f"{key}-positions", ids, probs))
+    return position_bars(f"p{k_port}-positions", ids, probs)
 
+
+def _trigger_figure(
+    result: RunResult, k_port: int, modes: list[str]
+) -> tuple[Figure | None, list[str]]:
+    """Which leg set off the cross bucket's liquidations (None when no mode had any), and
+    notes on the modes with nothing to show."""
+    books = _books_of(result, k_port)
+    ids = [p.id for p in result.portfolios[k_port].positions]
     counts = {}
     cross_ids: list[str] = []
     quiet = []
@@ -300,14 +318,53 @@ def detail_figures(
             counts[m] = (n_liq, by_id)
         elif by_id:
             quiet.append(m)
+    fig = None
     if counts:
         order = [i for i in ids if i in cross_ids]
-        figs.append(F.trigger_bars(f"{key}-trigger", order, counts))
+        fig = trigger_bars(f"p{k_port}-trigger", order, counts)
+    notes = []
     if quiet:
         notes.append(
             f"The cross bucket was never liquidated in {' or '.join(quiet)} on any of the "
-            f"{n_paths:,} paths, so there is no leg to blame there."
+            f"{result.paths:,} paths, so there is no leg to blame there."
         )
     if not cross_ids:
         notes.append("No mode has a cross bucket, so no leg can set off a cross liquidation.")
+    return fig, notes
+
+
+def detail_figures(
+    result: RunResult,
+    k_port: int,
+    port: dict[str, Any],
+    axis: TimeAxis,
+    price_bands: dict[int, np.ndarray],
+    equity_bands: dict[tuple[int, str], np.ndarray],
+) -> tuple[list[Figure], list[str]]:
+    """The detail figures of one portfolio, and notes on figures that had nothing to show.
+
+    Parameters
+    ----------
+    axis : the time axis the bands are taken at (`stress.analysis.detail.DetailBands.axis`)
+    price_bands : {asset index: (5, n_points)} price quantiles, shared by every portfolio
+    equity_bands : {(portfolio index, mode): (5, n_points)} from the run
+        (`stress.analysis.detail.DetailBands.equity`)
+    """
+    modes = ordered_modes(port["modes"])
+    figs = _price_figures(result, k_port, port, axis, price_bands)
+    figs.append(
+        equity_fan(
+            f"p{k_port}-equity",
+            axis,
+            {m: equity_bands[(k_port, m)] for m in modes},
+            result.portfolios[k_port].wallet,
+            int(result.sample_prices.shape[0]),
+        )
+    )
+    figs.append(_loss_figure(result, k_port, port))
+    figs.append(_survival_figure(result, k_port, modes, axis))
+    figs.append(_position_figure(result, k_port, port, modes))
+    trigger, notes = _trigger_figure(result, k_port, modes)
+    if trigger is not None:
+        figs.append(trigger)
     return figs, notes

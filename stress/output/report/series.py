@@ -1,77 +1,22 @@
 """Per-path results boiled down to what a figure draws (numpy only, no plotly).
 
-Nothing here keeps per-path arrays: figures get quantile bands on a thinned time axis,
-histogram counts, and probabilities, so the page size does not grow with the path count.
+Nothing here keeps per-path arrays: figures get cumulative counts on the thinned time axis,
+histogram counts, and probabilities, so the page size does not grow with the path count. The
+fan charts' bands and axis come from the run (`stress.analysis.detail`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stress.analysis.metrics import Z95
-from stress.margin.engine import book_equity_paths
-from stress.margin.layout import build_layout
-from stress.portfolios.resolve import market_tables
+from stress.portfolios.modes import isolated_in
 
 if TYPE_CHECKING:
     from stress.pipeline.result import RunResult
 
-FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
-MAX_TIME_POINTS = 300
-"""Points per time series: smooth at any screen width, small enough to embed."""
-EQUITY_CHUNK = 100
-"""Sample paths marked at once for the equity fan (every step of every bucket is held)."""
 LOSS_BINS = 80
-
-
-@dataclass(frozen=True)
-class TimeAxis:
-    """The thinned time axis shared by every time-series figure.
-
-    `steps` (n_points,) are simulation step indices, `x` (n_points,) the same in `unit`.
-    """
-
-    steps: np.ndarray
-    x: np.ndarray
-    unit: str  # "hours" | "days"
-
-
-def time_axis(n_steps: int, step_hours: float, max_points: int = MAX_TIME_POINTS) -> TimeAxis:
-    """Up to `max_points + 1` evenly spread steps, always including the first and the last."""
-    n = min(n_steps + 1, max_points + 1)
-    steps = np.unique(np.round(np.linspace(0, n_steps, n)).astype(np.int64))
-    horizon_hours = n_steps * step_hours
-    # hours read better for a short horizon; days once the hour numbers pass a hundred or so
-    unit, scale = ("hours", 1.0) if horizon_hours <= 48 + 1e-9 else ("days", 1.0 / 24.0)
-    return TimeAxis(steps=steps, x=steps * step_hours * scale, unit=unit)
-
-
-def quantile_bands(values: np.ndarray, axis_steps: np.ndarray) -> np.ndarray:
-    """Fan-chart quantiles across paths.
-
-    Parameters
-    ----------
-    values : (n_sample, n_steps + 1) array, one row per path
-    axis_steps : (n_points,) step indices to keep
-
-    Returns
-    -------
-    (len(FAN_QUANTILES), n_points) array
-    """
-    return np.quantile(values[:, axis_steps], FAN_QUANTILES, axis=0)
-
-
-def wilson_bands(k: np.ndarray, n: int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised 95 % Wilson interval of k / n; k of any shape, n >= 1."""
-    p = np.asarray(k, dtype=np.float64) / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    half = z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def cumulative_liquidation(result: RunResult, k: int) -> tuple[np.ndarray, int]:
@@ -148,11 +93,7 @@ def book_loss(result: RunResult, k: int) -> np.ndarray:
 
 def cross_members(book) -> list[int]:
     """Positions (indices into book.positions) that share the book's cross bucket."""
-    if book.mode == "isolated":
-        return []
-    if book.mode == "cross":
-        return list(range(len(book.positions)))
-    return [j for j, p in enumerate(book.positions) if p.margin_mode == "cross"]
+    return [j for j, p in enumerate(book.positions) if not isolated_in(book.mode, p)]
 
 
 def trigger_counts(result: RunResult, k: int) -> tuple[int, dict[str, int]]:
@@ -178,33 +119,3 @@ def trigger_counts(result: RunResult, k: int) -> tuple[int, dict[str, int]]:
         n_liq = int(liquidated.sum())
         counts = result.results.pos_triggered[:, cols][liquidated].sum(axis=0)
     return n_liq, {book.positions[j].id: int(c) for j, c in zip(members, counts, strict=True)}
-
-
-def detail_equity_bands(
-    result: RunResult, port_indices: list[int], axis_steps: np.ndarray
-) -> dict[tuple[int, str], np.ndarray]:
-    """Equity fan quantiles of the chosen portfolios' books along the sampled paths.
-
-    Only the chosen portfolios are re-marked (a layout of just them), a few sample paths at a
-    time, so a sweep of thousands of portfolios costs no more than three.
-
-    Returns
-    -------
-    {(portfolio index, mode): (len(FAN_QUANTILES), n_points) array}
-    """
-    cfg = result.config
-    tables = market_tables(cfg)
-    s0 = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
-    chosen = [result.portfolios[i] for i in port_indices]
-    layout = build_layout(chosen, list(cfg.modes), [tables[a] for a in cfg.model.assets], s0)
-    sample = result.sample_prices
-    thinned = []
-    for start in range(0, sample.shape[0], EQUITY_CHUNK):
-        equity = book_equity_paths(layout, result.rules, sample[start : start + EQUITY_CHUNK])
-        thinned.append(equity[:, :, axis_steps])
-    equity = np.concatenate(thinned)  # (n_sample, n_books, n_points)
-    bands = np.quantile(equity, FAN_QUANTILES, axis=0)  # (5, n_books, n_points)
-    return {
-        (port_indices[book.portfolio], book.mode): bands[:, k, :]
-        for k, book in enumerate(layout.books)
-    }

@@ -1,23 +1,33 @@
 """A sweep's point figures: scatters for random sweeps (no grid to colour) and the trade-off
 frontier of the recommended mode, plus `sweep_figures`, which picks what a sweep gets.
 
-See `stress.output.report.sweep` for the heat maps of a grid and the size bounds.
+A grid sweep gets heat maps over two of its parameters instead of the scatters (by default the
+two with the most distinct values; `stress.output.report.sweep_heatmaps`). Both get the
+trade-off of the recommended mode at each point (liquidation probability against ES 99 %) with
+its Pareto frontier. A scatter holds at most `MAX_POINTS` portfolios (a heat map's bound is in
+`stress.output.report.sweep_grid`); captions say when that happened.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from stress.output.report import figures as F
-from stress.output.report import sweep as W
+from stress.output.report import sweep_values as V
+from stress.output.report.figure import Figure, base_layout
 from stress.output.report.fmt import label, mode_colour, pct
 from stress.output.report.portfolio import ordered_modes
+from stress.output.report.sweep_grid import Grid
+from stress.output.report.sweep_heatmaps import best_mode_map, metric_heatmap
+
+MAX_POINTS = 1500
+"""Portfolios in a scatter at most (a sample, every frontier point kept)."""
+MAX_SCATTER_PARAMS = 4
 
 _SYMBOLS = {"isolated": "circle", "cross": "square-open", "as_configured": "diamond-open"}
 
 
 def _params_text(port: dict[str, Any]) -> str:
-    return " · ".join(f"{k} {W.value_text(v)}" for k, v in (port.get("params") or {}).items())
+    return " · ".join(f"{k} {V.value_text(v)}" for k, v in (port.get("params") or {}).items())
 
 
 def sample(ports: list[dict], limit: int, keep: set[int] = frozenset()) -> tuple[list[int], bool]:
@@ -25,7 +35,7 @@ def sample(ports: list[dict], limit: int, keep: set[int] = frozenset()) -> tuple
     included; and whether that is fewer than all of them."""
     if len(ports) <= limit:
         return list(range(len(ports))), False
-    return sorted(set(W.evenly(list(range(len(ports))), limit)) | set(keep)), True
+    return sorted(set(V.evenly(list(range(len(ports))), limit)) | set(keep)), True
 
 
 def _marker(mode: str) -> dict[str, Any]:
@@ -49,23 +59,23 @@ def pareto(points: list[tuple[float, float, int]]) -> list[int]:
     return front
 
 
-def frontier(ports: list[dict], modes: list[str], share: bool) -> F.Figure | None:
+def frontier(ports: list[dict], modes: list[str], share: bool) -> Figure | None:
     """Each portfolio under its recommended mode: liquidation probability against ES 99 %,
     with the portfolios no other beats on both."""
     points = []
     for i, p in enumerate(ports):
         rec = (p.get("verdict") or {}).get("recommended")
         if rec in p["modes"]:
-            x = W.metric_value(p, rec, "p_liquidation", share)
-            y = W.metric_value(p, rec, "es_99", share)
+            x = V.metric_value(p, rec, "p_liquidation", share)
+            y = V.metric_value(p, rec, "es_99", share)
             if x is not None and y is not None:
                 points.append((x, y, i, rec))
     if not points:
         return None
     front = pareto([(x, y, i) for x, y, i, _ in points])
-    shown, sampled = sample(ports, W.MAX_POINTS, set(front))
+    shown, sampled = sample(ports, MAX_POINTS, set(front))
     where = {i: (x, y, rec) for x, y, i, rec in points}
-    _, y_title, _ = W.metric_text("es_99", share)
+    _, y_title, _ = V.metric_text("es_99", share)
     y_fmt = "%{y:.1f} % of the wallet" if share else "%{y:,.2f} USDT"
     hover = "%{customdata[0]}<br>%{customdata[1]}<br>P(liquidation) %{x:.2f} %<br>ES 99 % "
     data = []
@@ -99,7 +109,7 @@ def frontier(ports: list[dict], modes: list[str], share: bool) -> F.Figure | Non
         }
     )
     title = "Trade-off of the recommended mode at each point"
-    layout = F.base_layout(title, "liquidation probability (%)", y_title, height=W.HEIGHT)
+    layout = base_layout(title, "liquidation probability (%)", y_title, height=V.HEIGHT)
     layout["xaxis"].update(ticksuffix=" %", rangemode="tozero")
     layout["yaxis"].update(rangemode="tozero")
     layout["hovermode"] = "closest"
@@ -110,7 +120,7 @@ def frontier(ports: list[dict], modes: list[str], share: bool) -> F.Figure | Non
         "liquidation probability and ES 99 % (bottom left is safest), so a point above the line "
         "takes more risk than it needs to." + note
     )
-    return F.Figure("sweep-frontier", title, caption, data, layout, group="small")
+    return Figure("sweep-frontier", title, caption, data, layout, group="small")
 
 
 def scatter_params(ports: list[dict], params: list[str]) -> list[str]:
@@ -119,15 +129,15 @@ def scatter_params(ports: list[dict], params: list[str]) -> list[str]:
     numeric = [
         p for p in varying if all(isinstance(port["params"].get(p), int | float) for port in ports)
     ]
-    return (numeric or varying)[: W.MAX_SCATTER_PARAMS]
+    return (numeric or varying)[:MAX_SCATTER_PARAMS]
 
 
 def metric_scatter(
     ports: list[dict], params: list[str], modes: list[str], metric: str, share: bool, lines: bool
-) -> F.Figure:
+) -> Figure:
     """`metric` against each parameter (one panel each, shared y), a colour per mode."""
-    name, unit_title, _ = W.metric_text(metric, share)
-    shown, sampled = sample(ports, W.MAX_POINTS)
+    name, unit_title, _ = V.metric_text(metric, share)
+    shown, sampled = sample(ports, MAX_POINTS)
     y_fmt = (
         "%{y:.2f} %"
         if metric == "p_liquidation"
@@ -136,11 +146,11 @@ def metric_scatter(
     n, gap = len(params), 0.05
     width = (1.0 - gap * (n - 1)) / n
     title = f"{name[0].upper()}{name[1:]} against the swept parameters"
-    layout = F.base_layout(
+    layout = base_layout(
         title,
-        W.param_title(params[0]),
+        V.param_title(params[0]),
         unit_title,
-        height=W.HEIGHT,
+        height=V.HEIGHT,
     )
     layout["hovermode"] = "closest"
     layout["yaxis"].update(rangemode="tozero")
@@ -151,13 +161,13 @@ def metric_scatter(
             **layout["xaxis"],
             "domain": [j * (width + gap), j * (width + gap) + width],
             "anchor": "y",
-            "title": {"text": W.param_title(param)},
+            "title": {"text": V.param_title(param)},
         }
         idx = [i for i in shown if ports[i]["params"].get(param) is not None]
         if lines:
             idx.sort(key=lambda i: ports[i]["params"][param])
         for mode in modes:
-            pts = [(i, W.metric_value(ports[i], mode, metric, share)) for i in idx]
+            pts = [(i, V.metric_value(ports[i], mode, metric, share)) for i in idx]
             pts = [(i, v) for i, v in pts if v is not None]
             data.append(
                 {
@@ -173,22 +183,22 @@ def metric_scatter(
                     "yaxis": "y",
                     "marker": _marker(mode),
                     "line": {"color": mode_colour(mode), "width": 1.5},
-                    "hovertemplate": f"%{{customdata}}<br>{W.template_text(param)} %{{x}}<br>"
+                    "hovertemplate": f"%{{customdata}}<br>{V.template_text(param)} %{{x}}<br>"
                     f"{name} {y_fmt}<extra>{label(mode)}</extra>",
                 }
             )
     note = f" A sample of {len(shown):,} of {len(ports):,} portfolios is drawn." if sampled else ""
     caption = (
         f"Each point is one portfolio of the sweep under one margin mode, placed by one of its "
-        f"parameters (one panel each) and its {name} ({W.unit_phrase(metric, share)}); "
+        f"parameters (one panel each) and its {name} ({V.unit_phrase(metric, share)}); "
         "the other parameters vary too, so read trends, not single points." + note
     )
-    return F.Figure(f"sweep-{metric}", title, caption, data, layout, group="wide")
+    return Figure(f"sweep-{metric}", title, caption, data, layout, group="wide")
 
 
-def best_mode_scatter(ports: list[dict], x: str, y: str | None, modes: list[str]) -> F.Figure:
+def best_mode_scatter(ports: list[dict], x: str, y: str | None, modes: list[str]) -> Figure:
     """The recommended mode of each portfolio, placed by one or two parameters."""
-    shown, sampled = sample(ports, W.MAX_POINTS)
+    shown, sampled = sample(ports, MAX_POINTS)
     data = []
     for mode in modes:
         idx = [i for i in shown if (ports[i].get("verdict") or {}).get("recommended") == mode]
@@ -204,21 +214,21 @@ def best_mode_scatter(ports: list[dict], x: str, y: str | None, modes: list[str]
                 "y": yv,
                 "customdata": [label(ports[i]["name"]) for i in idx],
                 "marker": _marker(mode),
-                "hovertemplate": f"%{{customdata}}<br>{W.template_text(x)} %{{x}}"
-                + (f"<br>{W.template_text(y)} %{{y}}" if y else "")
+                "hovertemplate": f"%{{customdata}}<br>{V.template_text(x)} %{{x}}"
+                + (f"<br>{V.template_text(y)} %{{y}}" if y else "")
                 + f"<br>recommended: <b>{label(mode)}</b><extra></extra>",
             }
         )
     title = f"Recommended mode by {x}" + (f" and {y}" if y else "")
-    y_title = W.param_title(y) if y else "recommended mode"
-    layout = F.base_layout(title, W.param_title(x), y_title, height=W.HEIGHT)
+    y_title = V.param_title(y) if y else "recommended mode"
+    layout = base_layout(title, V.param_title(x), y_title, height=V.HEIGHT)
     layout["hovermode"] = "closest"
     note = f" A sample of {len(shown):,} of {len(ports):,} portfolios is drawn." if sampled else ""
     caption = (
         "Each point is one portfolio of the sweep, coloured by the mode the verdict recommends "
         "for it: where the colours change, the choice of mode flips." + note
     )
-    return F.Figure("sweep-best-mode", title, caption, data, layout, group="small")
+    return Figure("sweep-best-mode", title, caption, data, layout, group="small")
 
 
 def sweep_note(sweep: dict[str, Any]) -> str:
@@ -237,7 +247,7 @@ def sweep_note(sweep: dict[str, Any]) -> str:
     return text + "."
 
 
-def sweep_figures(data: dict[str, Any]) -> tuple[list[F.Figure], str | None]:
+def sweep_figures(data: dict[str, Any]) -> tuple[list[Figure], str | None]:
     """The figures of a sweep's overview and the sentence that introduces them.
 
     Parameters
@@ -258,16 +268,16 @@ def sweep_figures(data: dict[str, Any]) -> tuple[list[F.Figure], str | None]:
     if not sweep or len(ports) < 2 or not all(p.get("params") for p in ports):
         return [], None
     modes = ordered_modes({m: None for p in ports for m in p["modes"]})
-    share, _ = W.es_unit(ports)
+    share, _ = V.es_unit(ports)
     params = list(sweep["parameters"])
     verdicts = any(p.get("verdict") for p in ports)
-    figs: list[F.Figure] = []
-    x, y, others = W.choose_axes(ports, params)
+    figs: list[Figure] = []
+    x, y, others = V.choose_axes(ports, params)
     if sweep["kind"] == "grid" and y is not None:
-        grid = W.Grid(ports, x, y, others)
-        figs += [W.metric_heatmap(ports, grid, modes, m, share) for m in ("p_liquidation", "es_99")]
+        grid = Grid(ports, x, y, others)
+        figs += [metric_heatmap(ports, grid, modes, m, share) for m in ("p_liquidation", "es_99")]
         if verdicts:
-            figs.append(W.best_mode_map(ports, grid, modes))
+            figs.append(best_mode_map(ports, grid, modes))
     else:
         shown = scatter_params(ports, params)
         lines = sweep["kind"] == "grid"

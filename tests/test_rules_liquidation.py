@@ -1,4 +1,4 @@
-"""Tier tables, maintenance margin and the closed-form liquidation price (stress.venues.tiers).
+"""The closed-form liquidation price (stress.margin.liquidation_bounds).
 
 Reference numbers:
 
@@ -28,71 +28,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_rules_tiers import BTC, BTC_NOW_HEAD, ETH, FLAT, REL, derived
 
+from stress.margin.liquidation_bounds import liquidation_price
 from stress.margin.liquidation_prices import bucket_liquidation_prices
-from stress.venues.tiers import (
-    TierTable,
-    liquidation_price,
-    maintenance,
-    maintenance_array,
-    max_leverage,
-    side_sign,
-    tier_index,
-    tier_indices,
-)
+from stress.venues.tiers import TierTable, maintenance, side_sign, tier_index
 
-REL = 1e-6
 CENT = 0.005  # Binance rounds published prices to 0.01
-
-# BTCUSDT brackets in 2021, the table the FAQ example was computed with: (cap, mmr, leverage,
-# maintenance amount). The amounts are Binance's published "cum" values; 50 and 1,300 are also
-# worked out in the FAQ text ("250,000 * (1% - 0.5%) + 50 = 1,300"), 16,300 appears in the
-# example.
-BTC_2021 = [
-    (50_000, 0.004, 125, 0),
-    (250_000, 0.005, 100, 50),
-    (1_000_000, 0.01, 50, 1_300),
-    (10_000_000, 0.025, 20, 16_300),
-    (20_000_000, 0.05, 10, 266_300),
-    (50_000_000, 0.10, 5, 1_266_300),
-    (100_000_000, 0.125, 4, 2_516_300),
-    (200_000_000, 0.15, 3, 5_016_300),
-    (300_000_000, 0.25, 2, 25_016_300),
-    (500_000_000, 0.50, 1, 100_016_300),
-]
-# ETHUSDT brackets of the same period (135,365 at 10 % appears in the FAQ example).
-ETH_2021 = [
-    (10_000, 0.005, 100, 0),
-    (100_000, 0.0065, 75, 15),
-    (500_000, 0.01, 50, 365),
-    (1_000_000, 0.02, 25, 5_365),
-    (2_000_000, 0.05, 10, 35_365),
-    (5_000_000, 0.10, 5, 135_365),
-    (10_000_000, 0.125, 4, 260_365),
-    (20_000_000, 0.15, 3, 510_365),
-    (math.inf, 0.25, 2, 2_510_365),
-]
-# The first BTCUSDT brackets as listed today: 0-50k 0.4 %, 50k-600k 0.5 %, 600k-3M 1 %.
-BTC_NOW_HEAD = [
-    (50_000, 0.004, 125, 0),
-    (600_000, 0.005, 100, 50),
-    (3_000_000, 0.01, 75, 3_050),
-]
-
-
-def derived(rows) -> TierTable:
-    caps, mmrs, levs, _ = zip(*rows, strict=True)
-    return TierTable.build(caps, mmrs, levs)
-
-
-def published(rows) -> TierTable:
-    caps, mmrs, levs, amounts = zip(*rows, strict=True)
-    return TierTable.build(caps, mmrs, levs, amounts=amounts)
-
-
-BTC = derived(BTC_2021)
-ETH = derived(ETH_2021)
-FLAT = TierTable.flat(0.005, 100)
 
 
 def gap(side, qty, ep, wb, table, lp, other_mm=0.0, other_upnl=0.0) -> float:
@@ -100,84 +42,6 @@ def gap(side, qty, ep, wb, table, lp, other_mm=0.0, other_upnl=0.0) -> float:
     s = side_sign(side)
     equity = wb + s * abs(qty) * (lp - ep) + other_upnl
     return equity - (maintenance(table, abs(qty) * lp) + other_mm)
-
-
-# --- tier tables --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("rows", [BTC_2021, ETH_2021, BTC_NOW_HEAD], ids=["btc21", "eth21", "btc"])
-def test_continuity_reproduces_published_amounts(rows):
-    assert derived(rows).amount.tolist() == pytest.approx([r[3] for r in rows], rel=1e-12)
-
-
-def test_continuity_by_hand():
-    # cum_1 = 0 + 50,000 * (0.5% - 0.4%) = 50
-    # cum_2 = 50 + 600,000 * (1% - 0.5%) = 3,050
-    t = derived(BTC_NOW_HEAD)
-    assert t.amount[1] == pytest.approx(50.0)
-    assert t.amount[2] == pytest.approx(50.0 + 600_000 * 0.005)
-
-
-def test_given_amounts_are_kept_and_later_ones_build_on_them():
-    t = TierTable.build([100, 200, 300], [0.01, 0.02, 0.05], [50, 20, 10], amounts=[1.0, None, 7.0])
-    # cum_1 = 1 + 100 * (0.02 - 0.01) = 2; cum_2 given
-    assert t.amount.tolist() == pytest.approx([1.0, 2.0, 7.0])
-    t = TierTable.build([100, 200, 300], [0.01, 0.02, 0.05], [50, 20, 10], amounts=[None] * 3)
-    assert t.amount.tolist() == pytest.approx([0.0, 1.0, 7.0])  # 1 + 200 * 0.03 = 7
-
-
-@pytest.mark.parametrize("table", [BTC, ETH, derived(BTC_NOW_HEAD)], ids=["btc21", "eth", "btc"])
-def test_maintenance_is_continuous_at_every_cap(table):
-    for i, cap in enumerate(table.cap[:-1]):
-        below = cap * table.mmr[i] - table.amount[i]
-        above = cap * table.mmr[i + 1] - table.amount[i + 1]
-        assert above == pytest.approx(below, rel=1e-12)
-        left = maintenance(table, np.nextafter(cap, 0.0))
-        right = maintenance(table, np.nextafter(cap, np.inf))
-        assert right == pytest.approx(left, rel=1e-9)
-        assert maintenance(table, cap) == pytest.approx(below, rel=1e-12)
-
-
-def test_tier_index_brackets_are_closed_above():
-    t = derived(BTC_NOW_HEAD)
-    assert tier_index(t, 0.0) == 0
-    assert tier_index(t, 50_000) == 0
-    assert tier_index(t, np.nextafter(50_000, np.inf)) == 1
-    assert tier_index(t, 600_000) == 1
-    assert tier_index(t, 600_001) == 2
-    assert tier_index(t, 3_000_000) == 2
-    assert tier_index(t, 1e12) == 2  # beyond the last cap: extrapolate the last tier
-    np.testing.assert_array_equal(tier_indices(t, [0, 50_000, 50_001, 1e12]), [0, 0, 1, 2])
-
-
-def test_maintenance_values():
-    t = derived(BTC_NOW_HEAD)
-    assert maintenance(t, 10_000) == pytest.approx(40.0)  # 10,000 * 0.4%
-    assert maintenance(t, 100_000) == pytest.approx(450.0)  # 100,000 * 0.5% - 50
-    assert maintenance(t, 1_000_000) == pytest.approx(6_950.0)  # 1M * 1% - 3,050
-    assert maintenance(t, 4_000_000) == pytest.approx(36_950.0)  # last tier extrapolated
-    # The FAQ example's BTC maintenance at its mark: 109.488 * 31,967.27 * 2.5% - 16,300.
-    assert maintenance(BTC, 109.488 * 31_967.27) == pytest.approx(71_200.81144, rel=REL)
-    np.testing.assert_allclose(maintenance_array(t, [10_000, 100_000]), [40.0, 450.0])
-    assert maintenance(FLAT, 1e9) == pytest.approx(5e6)
-
-
-def test_flat_and_max_leverage():
-    assert FLAT.n_tiers == 1 and FLAT.cap[0] == math.inf and FLAT.amount[0] == 0.0
-    assert max_leverage(BTC, 40_000) == 125
-    assert max_leverage(BTC, 300_000) == 50
-    assert max_leverage(FLAT, 1e9) == 100
-
-
-def test_table_is_immutable_and_validated():
-    with pytest.raises(ValueError):
-        BTC.mmr[0] = 0.1
-    with pytest.raises(AttributeError):
-        BTC.mmr = np.zeros(10)  # type: ignore[misc]
-    with pytest.raises(ValueError, match="equal length"):
-        TierTable(cap=[1, 2], mmr=[0.1], amount=[0, 0], max_leverage=[1, 1])
-    with pytest.raises(ValueError, match="one entry per tier"):
-        TierTable.build([1, 2], [0.1, 0.2], [5, 2], amounts=[0.0])
 
 
 # --- Binance's published example ----------------------------------------------------------
