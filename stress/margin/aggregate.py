@@ -7,52 +7,55 @@ more than the margin kernels themselves on thousands of portfolios.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 from numba import njit, prange
 
 from stress.margin.kernels import CACHE
 
 
+class BookResults(NamedTuple):
+    """Per-path outcome of every book, shapes (n_paths, K) or, per position, (n_paths, P)."""
+
+    final_equity: np.ndarray  # float64
+    first_liq_step: np.ndarray  # int32, -1 = never liquidated
+    bad_debt: np.ndarray  # float64: deficits absorbed by the venue, summed over the buckets
+    fees_paid: np.ndarray  # float64: liquidation fees paid, summed over the buckets
+    pos_liquidated: np.ndarray  # bool, per position
+    pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
+
+
 @njit(cache=CACHE, parallel=True)
-def books_from_buckets_nb(
-    liq_step,
-    value,
-    bad,
-    fees,
-    trigger,
-    bucket_book,
-    bucket_start,
-    bucket_end,
-    book_free,
-    out_equity,
-    out_first,
-    out_bad,
-    out_fees,
-    out_pos_liq,
-    out_pos_trig,
-):
+def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_free, out):
     """Per-bucket results (n_paths, B) -> per-book (n_paths, K) and per-position (n_paths, P).
 
-    A book's equity is its free balance plus its buckets' values, its bad debt and fees paid
+    `buckets` is a `stress.margin.kernels.BucketResults`, `out` a `BookResults`, written. A
+    book's equity is its free balance plus its buckets' values, its bad debt and fees paid
     their sums, its first liquidation the earliest of its buckets' (-1 if none).
     """
-    n_paths, n_buckets = liq_step.shape
+    n_paths, n_buckets = buckets.liq_step.shape
+    # bound to names outside the prange loop: numba drops writes made there through a named
+    # tuple's attribute (numba issues #7135, #10338); reads are fine
+    equity, first, bad, fees = out.final_equity, out.first_liq_step, out.bad_debt, out.fees_paid
+    pos_liquidated, pos_triggered = out.pos_liquidated, out.pos_triggered
     for i in prange(n_paths):
         for k in range(book_free.shape[0]):
-            out_equity[i, k] = book_free[k]
-            out_bad[i, k] = 0.0
-            out_fees[i, k] = 0.0
-            out_first[i, k] = -1
+            equity[i, k] = book_free[k]
+            bad[i, k] = 0.0
+            fees[i, k] = 0.0
+            first[i, k] = -1
         for b in range(n_buckets):
             k = bucket_book[b]
-            out_equity[i, k] += value[i, b]
-            out_bad[i, k] += bad[i, b]
-            out_fees[i, k] += fees[i, b]
-            s = liq_step[i, b]
-            if s >= 0 and (out_first[i, k] < 0 or s < out_first[i, k]):
-                out_first[i, k] = s
+            equity[i, k] += buckets.value[i, b]
+            bad[i, k] += buckets.bad_debt[i, b]
+            fees[i, k] += buckets.fees_paid[i, b]
+            s = buckets.liq_step[i, b]
+            if s >= 0 and (first[i, k] < 0 or s < first[i, k]):
+                first[i, k] = s
             for p in range(bucket_start[b], bucket_end[b]):
-                out_pos_liq[i, p] = s >= 0
-                out_pos_trig[i, p] = trigger[i, b] == p
+                pos_liquidated[i, p] = s >= 0
+                pos_triggered[i, p] = buckets.trigger[i, b] == p
 
 
 @njit(cache=CACHE)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import NamedTuple
 
 import numpy as np
 
 from stress.errors import ConfigError
-from stress.margin.aggregate import books_from_buckets_nb
-from stress.margin.kernels import BLOCK, mark_buckets_nb
+from stress.margin.aggregate import BookResults, books_from_buckets_nb
+from stress.margin.kernels import BLOCK, BucketResults, Buckets, Market, Tiers, mark_buckets_nb
 from stress.margin.layout import Layout
 
 
@@ -55,22 +54,40 @@ class PathResults:
         return layout.book_initial_equity[None, :] - self.final_equity
 
 
-def market_tuple(rules: MarketRules, n_times: int) -> tuple:
+def market_of(rules: MarketRules, n_times: int) -> Market:
     """The kernels' view of the exchange rules, with the funding steps indexed per block."""
     steps = np.flatnonzero(rules.funding).astype(np.int64)
     block_starts = np.arange(0, n_times + BLOCK, BLOCK)[: -(-n_times // BLOCK) + 1]
     block_funding = np.searchsorted(steps, block_starts).astype(np.int64)
-    return (rules.funding, rules.liquidation_fee, steps, block_funding)
+    return Market(
+        funding=rules.funding,
+        liquidation_fee=rules.liquidation_fee,
+        funding_steps=steps,
+        block_funding=block_funding,
+    )
 
 
-class BucketResults(NamedTuple):
-    """Per-bucket outcome of one chunk, every array shaped (n_paths, n_buckets)."""
+def buckets_of(layout: Layout) -> Buckets:
+    """The kernels' view of the layout's positions and buckets."""
+    return Buckets(
+        pos_asset=layout.pos_asset,
+        pos_qty=layout.pos_qty,
+        pos_entry=layout.pos_entry,
+        bucket_start=layout.bucket_start,
+        bucket_end=layout.bucket_end,
+        bucket_collateral=layout.bucket_collateral,
+    )
 
-    liq_step: np.ndarray  # int32, -1 = never liquidated
-    value: np.ndarray  # float64: equity at the horizon, or what the trader keeps
-    bad_debt: np.ndarray  # float64: max(0, -equity) at the close
-    fees_paid: np.ndarray  # float64: liquidation fee paid
-    trigger: np.ndarray  # int32: position whose move lost the most at the liquidation, or -1
+
+def tiers_of(layout: Layout) -> Tiers:
+    """The kernels' view of the layout's maintenance tiers."""
+    return Tiers(
+        cap=layout.tier_cap,
+        mmr=layout.tier_mmr,
+        amount=layout.tier_amount,
+        count=layout.tier_count,
+        convex=layout.tier_convex,
+    )
 
 
 def mark_chunk(
@@ -90,39 +107,16 @@ def mark_chunk(
         )
     n_paths = prices.shape[0]
     shape = (n_paths, layout.n_buckets)
-    liq_step = np.empty(shape, dtype=np.int32)
-    value = np.empty(shape)
-    bad = np.empty(shape)
-    fees = np.empty(shape)
-    trigger = np.empty(shape, dtype=np.int32)
-    values = np.empty((*shape, prices.shape[1]) if trace else (0, 0, 0))
-    mark_buckets_nb(
-        prices,
-        market_tuple(rules, prices.shape[1]),
-        (
-            layout.pos_asset,
-            layout.pos_qty,
-            layout.pos_entry,
-            layout.bucket_start,
-            layout.bucket_end,
-            layout.bucket_collateral,
-        ),
-        (
-            layout.tier_cap,
-            layout.tier_mmr,
-            layout.tier_amount,
-            layout.tier_count,
-            layout.tier_convex,
-        ),
-        skip,
-        liq_step,
-        value,
-        bad,
-        fees,
-        trigger,
-        values,
+    out = BucketResults(
+        liq_step=np.empty(shape, dtype=np.int32),
+        value=np.empty(shape),
+        bad_debt=np.empty(shape),
+        fees_paid=np.empty(shape),
+        trigger=np.empty(shape, dtype=np.int32),
     )
-    out = BucketResults(liq_step, value, bad, fees, trigger)
+    values = np.empty((*shape, prices.shape[1]) if trace else (0, 0, 0))
+    market = market_of(rules, prices.shape[1])
+    mark_buckets_nb(prices, market, buckets_of(layout), tiers_of(layout), skip, out, values)
     return (out, values) if trace else out
 
 
@@ -139,22 +133,16 @@ def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) ->
 
 def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults, rows: slice):
     """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
+    books = BookResults(
+        final_equity=out.final_equity[rows],
+        first_liq_step=out.first_liq_step[rows],
+        bad_debt=out.bad_debt[rows],
+        fees_paid=out.fees_paid[rows],
+        pos_liquidated=out.pos_liquidated[rows],
+        pos_triggered=out.pos_triggered[rows],
+    )
     books_from_buckets_nb(
-        buckets.liq_step,
-        buckets.value,
-        buckets.bad_debt,
-        buckets.fees_paid,
-        buckets.trigger,
-        layout.bucket_book,
-        layout.bucket_start,
-        layout.bucket_end,
-        layout.book_free,
-        out.final_equity[rows],
-        out.first_liq_step[rows],
-        out.bad_debt[rows],
-        out.fees_paid[rows],
-        out.pos_liquidated[rows],
-        out.pos_triggered[rows],
+        buckets, layout.bucket_book, layout.bucket_start, layout.bucket_end, layout.book_free, books
     )
 
 

@@ -19,12 +19,18 @@ marked step by step; only funding boundaries in the stretch are evaluated, exact
 number equals the step-by-step result bit for bit, for every table the config accepts. Pass
 ``skip=False`` for the plain step-by-step path (the tests compare the two).
 
+Arrays travel in named tuples (`Market`, `Buckets`, `Tiers` in, `BucketResults` out, an
+`Outcome` per bucket and path), which numba compiles like plain tuples, read field by field. A
+parallel kernel binds each output field to a local name before its prange loop: numba silently
+drops writes made inside the loop through a named tuple's attribute (numba issues #7135, #10338).
+
 Set STRESS_NUMBA_CACHE=0 to compile without the on-disk cache.
 """
 
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -41,21 +47,70 @@ SAFETY = 1e-9
 """Relative margin a lower bound must clear before a stretch is skipped (rounding headroom)."""
 
 
+class Market(NamedTuple):
+    """The exchange rules as the kernels read them, built by `stress.margin.engine.market_of`."""
+
+    funding: np.ndarray  # (n_steps + 1,) float64: the rate paid at each step, 0 off boundaries
+    liquidation_fee: float
+    funding_steps: np.ndarray  # (n_boundaries,) int64: the steps where funding is nonzero
+    block_funding: np.ndarray  # (n_blocks + 1,) int64: index in funding_steps of each block's 1st
+
+
+class Buckets(NamedTuple):
+    """Positions grouped into buckets: those of bucket b are bucket_start[b]:bucket_end[b]."""
+
+    pos_asset: np.ndarray  # (P,) int64
+    pos_qty: np.ndarray  # (P,) float64, signed: > 0 long, < 0 short
+    pos_entry: np.ndarray  # (P,) float64
+    bucket_start: np.ndarray  # (B,) int64
+    bucket_end: np.ndarray  # (B,) int64
+    bucket_collateral: np.ndarray  # (B,) float64
+
+
+class Tiers(NamedTuple):
+    """Maintenance tiers per asset, padded to T tiers: shapes (A, T) and (A,)."""
+
+    cap: np.ndarray  # (A, T) float64, the last used one inf
+    mmr: np.ndarray  # (A, T) float64
+    amount: np.ndarray  # (A, T) float64
+    count: np.ndarray  # (A,) int64: tiers in use
+    convex: np.ndarray  # (A,) bool: maintenance continuous at the caps, rates never falling
+
+
+class Outcome(NamedTuple):
+    """One bucket marked along one path."""
+
+    step: int  # liquidation step, or -1
+    value: float  # equity at the horizon, or what the trader keeps after liquidation
+    bad_debt: float  # max(0, -equity) at the close, before the fee
+    fee_paid: float  # liquidation fee paid
+    trigger: int  # position whose move lost the most at the liquidation, or -1
+
+
+class BucketResults(NamedTuple):
+    """Per-bucket outcome of a chunk of paths, every array shaped (n_paths, n_buckets)."""
+
+    liq_step: np.ndarray  # int32, -1 = never liquidated
+    value: np.ndarray  # float64: equity at the horizon, or what the trader keeps
+    bad_debt: np.ndarray  # float64: max(0, -equity) at the close
+    fees_paid: np.ndarray  # float64: liquidation fee paid
+    trigger: np.ndarray  # int32: position whose move lost the most at the liquidation, or -1
+
+
 @njit(cache=CACHE, inline="always")
 def maintenance_nb(notional, asset, tiers):
     """Maintenance margin of one position: notional * mmr - amount of the tier it falls in."""
-    cap, mmr, amount, count = tiers[0], tiers[1], tiers[2], tiers[3]
-    last = count[asset] - 1
+    last = tiers.count[asset] - 1
     i = 0
-    while i < last and notional > cap[asset, i]:
+    while i < last and notional > tiers.cap[asset, i]:
         i += 1
-    return notional * mmr[asset, i] - amount[asset, i]
+    return notional * tiers.mmr[asset, i] - tiers.amount[asset, i]
 
 
 @njit(cache=CACHE, inline="always")
-def funding_nb(prices, t, rate, start, end, book):
+def funding_nb(prices, t, rate, start, end, buckets):
     """What the bucket's positions pay at step t at `rate` (longs pay when it is positive)."""
-    pos_asset, pos_qty = book[0], book[1]
+    pos_asset, pos_qty = buckets.pos_asset, buckets.pos_qty
     paid = 0.0
     for p in range(start, end):
         paid += pos_qty[p] * prices[t, pos_asset[p]] * rate
@@ -63,9 +118,9 @@ def funding_nb(prices, t, rate, start, end, book):
 
 
 @njit(cache=CACHE, inline="always")
-def surplus_parts_nb(prices, t, start, end, book, tiers):
+def surplus_parts_nb(prices, t, start, end, buckets, tiers):
     """(unrealised PnL, maintenance, notional) of the bucket's positions at step t."""
-    pos_asset, pos_qty, pos_entry = book[0], book[1], book[2]
+    pos_asset, pos_qty, pos_entry = buckets.pos_asset, buckets.pos_qty, buckets.pos_entry
     pnl = 0.0
     maint = 0.0
     notional = 0.0
@@ -87,12 +142,12 @@ def lowest_at_caps_nb(q, entry, lo, hi, a, tiers):
     the upper tier's; both are candidates when maintenance jumps there. Returns inf if no cap
     lies in range.
     """
-    cap, mmr, amount, count = tiers[0], tiers[1], tiers[2], tiers[3]
+    cap, mmr, amount = tiers.cap, tiers.mmr, tiers.amount
     size = abs(q)
     n_lo = size * lo
     n_hi = size * hi
     out = np.inf
-    for i in range(count[a] - 1):
+    for i in range(tiers.count[a] - 1):
         c = cap[a, i]
         if c >= n_hi:
             break
@@ -105,10 +160,10 @@ def lowest_at_caps_nb(q, entry, lo, hi, a, tiers):
 
 
 @njit(cache=CACHE, inline="always")
-def lowest_surplus_nb(lo, hi, start, end, book, tiers):
+def lowest_surplus_nb(lo, hi, start, end, buckets, tiers):
     """A lower bound of sum(q (S - E) - maintenance) over the price box [lo, hi] per asset."""
-    pos_asset, pos_qty, pos_entry = book[0], book[1], book[2]
-    convex = tiers[4]
+    pos_asset, pos_qty, pos_entry = buckets.pos_asset, buckets.pos_qty, buckets.pos_entry
+    convex = tiers.convex
     total = 0.0
     for p in range(start, end):
         a = pos_asset[p]
@@ -123,9 +178,9 @@ def lowest_surplus_nb(lo, hi, start, end, book, tiers):
 
 
 @njit(cache=CACHE, inline="always")
-def trigger_nb(prices, t, start, end, book):
+def trigger_nb(prices, t, start, end, buckets):
     """The position whose move since step 0 lost the most at step t."""
-    pos_asset, pos_qty = book[0], book[1]
+    pos_asset, pos_qty = buckets.pos_asset, buckets.pos_qty
     trigger = start
     worst = np.inf
     for p in range(start, end):
@@ -137,39 +192,40 @@ def trigger_nb(prices, t, start, end, book):
 
 
 @njit(cache=CACHE, inline="always")
-def stretch_is_safe_nb(prices, lo, hi, f0, f1, paid, b, market, book, tiers):
+def stretch_is_safe_nb(prices, lo, hi, f0, f1, paid, b, market, buckets, tiers):
     """True if bucket b cannot be liquidated in a stretch of steps, whatever the path does there.
 
-    The stretch's funding boundaries are market[2][f0:f1]; funding inside the stretch is bounded
-    by the payments at those steps (exact prices): the surplus can only be lower by the sum of
-    the positive ones.
+    The stretch's funding boundaries are market.funding_steps[f0:f1]; funding inside the stretch
+    is bounded by the payments at those steps (exact prices): the surplus can only be lower by
+    the sum of the positive ones.
     """
-    funding, funding_steps = market[0], market[2]
-    start, end, collateral = book[3][b], book[4][b], book[5][b]
+    funding, funding_steps = market.funding, market.funding_steps
+    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
+    collateral = buckets.bucket_collateral[b]
     worst_paid = paid
     for f in range(f0, f1):
         t = funding_steps[f]
-        worst_paid += max(0.0, funding_nb(prices, t, funding[t], start, end, book))
-    bound = collateral - worst_paid + lowest_surplus_nb(lo, hi, start, end, book, tiers)
+        worst_paid += max(0.0, funding_nb(prices, t, funding[t], start, end, buckets))
+    bound = collateral - worst_paid + lowest_surplus_nb(lo, hi, start, end, buckets, tiers)
     scale = abs(collateral) + abs(worst_paid)
     for p in range(start, end):
-        scale += abs(book[1][p]) * hi[book[0][p]]
+        scale += abs(buckets.pos_qty[p]) * hi[buckets.pos_asset[p]]
     return bound > SAFETY * scale
 
 
 @njit(cache=CACHE, inline="always")
-def pay_stretch_nb(prices, f0, f1, paid, b, market, book):
-    """Funding paid at boundaries market[2][f0:f1] of a safe stretch, in step-by-step order."""
-    funding, funding_steps = market[0], market[2]
-    start, end = book[3][b], book[4][b]
+def pay_stretch_nb(prices, f0, f1, paid, b, market, buckets):
+    """Funding paid at boundaries market.funding_steps[f0:f1] of a safe stretch, in order."""
+    funding, funding_steps = market.funding, market.funding_steps
+    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
     for f in range(f0, f1):
         t = funding_steps[f]
-        paid += funding_nb(prices, t, funding[t], start, end, book)
+        paid += funding_nb(prices, t, funding[t], start, end, buckets)
     return paid
 
 
 @njit(cache=CACHE)
-def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
+def mark_bucket_nb(prices, b, market, buckets, tiers, lo, hi, skip, trace):
     """Mark bucket `b` along one path.
 
     The bucket is liquidated at the first step where collateral + unrealised PnL - funding paid
@@ -182,23 +238,20 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     Parameters
     ----------
     prices : ndarray (n_steps + 1, n_assets), one path
-    market : (funding (n_steps + 1,) float64: the rate paid at each step, 0 between
-        boundaries; liquidation_fee; funding_steps (n_boundaries,) int64: the steps where
-        funding is nonzero; block_funding (n_blocks + 1,) int64: index in funding_steps of
-        each block's first one)
-    book : (pos_asset, pos_qty, pos_entry, bucket_start, bucket_end, bucket_collateral)
-    tiers : (tier_cap, tier_mmr, tier_amount, tier_count, tier_convex), shapes (A, T) and (A,);
-        tier_convex[a] is True where maintenance is continuous with non-decreasing rates
+    market : Market
+    buckets : Buckets
+    tiers : Tiers
     lo, hi : ndarray (n_rows, n_assets): lows and highs from `price_extremes_nb`
     skip : bool, skip stretches that provably cannot liquidate
     trace : ndarray (n_steps + 1,) to record the bucket's value at every step, or empty
 
     Returns
     -------
-    (liquidation step or -1, value kept, bad debt, fee paid, trigger position or -1)
+    Outcome
     """
-    funding, liquidation_fee, block_funding = market[0], market[1], market[3]
-    start, end, collateral = book[3][b], book[4][b], book[5][b]
+    funding, block_funding = market.funding, market.block_funding
+    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
+    collateral = buckets.bucket_collateral[b]
     n_times = prices.shape[0]
     recording = trace.shape[0] == n_times
     paid = 0.0
@@ -207,45 +260,46 @@ def mark_bucket_nb(prices, b, market, book, tiers, lo, hi, skip, trace):
     whole = n_blocks + n_groups  # rows of lo/hi: blocks, then groups of blocks, then the path
     fast = skip and not recording
     if fast and stretch_is_safe_nb(
-        prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, b, market, book, tiers
+        prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, b, market, buckets, tiers
     ):
-        paid = pay_stretch_nb(prices, 0, block_funding[n_blocks], paid, b, market, book)
-        pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, book, tiers)
-        return -1, (collateral - paid) + pnl, 0.0, 0.0, -1
+        paid = pay_stretch_nb(prices, 0, block_funding[n_blocks], paid, b, market, buckets)
+        pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, buckets, tiers)
+        return Outcome(-1, (collateral - paid) + pnl, 0.0, 0.0, -1)
     for g in range(n_groups):
         j0 = g * GROUP
         j1 = min(j0 + GROUP, n_blocks)
         f0, f1 = block_funding[j0], block_funding[j1]
         row = n_blocks + g
         if fast and stretch_is_safe_nb(
-            prices, lo[row], hi[row], f0, f1, paid, b, market, book, tiers
+            prices, lo[row], hi[row], f0, f1, paid, b, market, buckets, tiers
         ):
-            paid = pay_stretch_nb(prices, f0, f1, paid, b, market, book)
+            paid = pay_stretch_nb(prices, f0, f1, paid, b, market, buckets)
             continue
         for j in range(j0, j1):
             f0, f1 = block_funding[j], block_funding[j + 1]
             if fast and stretch_is_safe_nb(
-                prices, lo[j], hi[j], f0, f1, paid, b, market, book, tiers
+                prices, lo[j], hi[j], f0, f1, paid, b, market, buckets, tiers
             ):
-                paid = pay_stretch_nb(prices, f0, f1, paid, b, market, book)
+                paid = pay_stretch_nb(prices, f0, f1, paid, b, market, buckets)
                 continue
             for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
                 if funding[t] != 0.0:
-                    paid += funding_nb(prices, t, funding[t], start, end, book)
-                pnl, maint, notional = surplus_parts_nb(prices, t, start, end, book, tiers)
+                    paid += funding_nb(prices, t, funding[t], start, end, buckets)
+                pnl, maint, notional = surplus_parts_nb(prices, t, start, end, buckets, tiers)
                 equity = (collateral - paid) + pnl
                 if recording:
                     trace[t] = equity
                 if equity <= maint:
-                    fee = liquidation_fee * notional
+                    fee = market.liquidation_fee * notional
                     kept = max(equity - fee, 0.0)
                     if recording:
                         trace[t:] = kept
                     fee_paid = min(fee, max(equity, 0.0))
                     bad = max(-equity, 0.0)
-                    return t, kept, bad, fee_paid, trigger_nb(prices, t, start, end, book)
-    pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, book, tiers)
-    return -1, (collateral - paid) + pnl, 0.0, 0.0, -1
+                    trigger = trigger_nb(prices, t, start, end, buckets)
+                    return Outcome(t, kept, bad, fee_paid, trigger)
+    pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, buckets, tiers)
+    return Outcome(-1, (collateral - paid) + pnl, 0.0, 0.0, -1)
 
 
 @njit(cache=CACHE, inline="always")
@@ -279,43 +333,28 @@ def price_extremes_nb(path, lo, hi):
 
 
 @njit(cache=CACHE, parallel=True)
-def mark_buckets_nb(
-    prices,
-    market,
-    book,
-    tiers,
-    skip,
-    out_liq_step,
-    out_value,
-    out_bad_debt,
-    out_fees,
-    out_trigger,
-    out_trace,
-):
+def mark_buckets_nb(prices, market, buckets, tiers, skip, out, out_trace):
     """Mark every bucket along every path of a chunk.
 
     Parameters
     ----------
     prices : ndarray (n_paths, n_steps + 1, n_assets) float64
-    market, book, tiers : see `mark_bucket_nb`
+    market, buckets, tiers : `Market`, `Buckets`, `Tiers`
     skip : bool, skip stretches that provably cannot liquidate (results are identical)
-    out_liq_step : ndarray (n_paths, n_buckets) int32, written: liquidation step or -1
-    out_value : ndarray (n_paths, n_buckets) float64, written: equity at the horizon, or what the
-        trader keeps after liquidation
-    out_bad_debt : ndarray (n_paths, n_buckets) float64, written: the deficit at the close,
-        max(0, -equity), before the fee
-    out_fees : ndarray (n_paths, n_buckets) float64, written: liquidation fee paid (0 if none)
-    out_trigger : ndarray (n_paths, n_buckets) int32, written: position whose move lost the most
-        at the liquidation, -1 where the bucket survives
+    out : BucketResults of (n_paths, n_buckets) arrays, written
     out_trace : ndarray (n_paths, n_buckets, n_steps + 1) float64 to record every bucket's value
         at every step, or shape (0, 0, 0) to skip the recording
     """
     n_paths, n_times, n_assets = prices.shape
-    n_buckets = book[5].shape[0]
+    n_buckets = buckets.bucket_collateral.shape[0]
     n_blocks = (n_times + BLOCK - 1) // BLOCK
     n_rows = n_blocks + (n_blocks + GROUP - 1) // GROUP + 1
     record = out_trace.shape[0] == n_paths
     no_trace = np.empty(0)
+    # bound to names outside the prange loop: numba drops writes made there through a named
+    # tuple's attribute (numba issues #7135, #10338); reads are fine
+    liq_step, value, bad_debt, fees_paid = out.liq_step, out.value, out.bad_debt, out.fees_paid
+    trigger = out.trigger
     for i in prange(n_paths):
         path = prices[i]
         lo = np.empty((n_rows, n_assets))
@@ -323,11 +362,9 @@ def mark_buckets_nb(
         price_extremes_nb(path, lo, hi)
         for b in range(n_buckets):
             trace = out_trace[i, b] if record else no_trace
-            step, value, bad, fee, trigger = mark_bucket_nb(
-                path, b, market, book, tiers, lo, hi, skip, trace
-            )
-            out_liq_step[i, b] = step
-            out_value[i, b] = value
-            out_bad_debt[i, b] = bad
-            out_fees[i, b] = fee
-            out_trigger[i, b] = trigger
+            outcome = mark_bucket_nb(path, b, market, buckets, tiers, lo, hi, skip, trace)
+            liq_step[i, b] = outcome.step
+            value[i, b] = outcome.value
+            bad_debt[i, b] = outcome.bad_debt
+            fees_paid[i, b] = outcome.fee_paid
+            trigger[i, b] = outcome.trigger

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stress.margin.engine import BucketResults, MarketRules
+from stress.margin.engine import MarketRules
+from stress.margin.kernels import BucketResults
 from stress.margin.layout import Layout
 
 
