@@ -70,17 +70,27 @@ def _as_losses(loss: np.ndarray) -> np.ndarray:
     return x
 
 
+def tail_ranks(n: int, a: float) -> tuple[int, int]:
+    """(k, m) of n path losses at level a: VaR is the k-th smallest loss, ``k = ceil(a n)``, and
+    ES the mean of the m largest, ``m = ceil((1 - a) n)``, both at least 1 and at most n.
+
+    m is computed as ``n - floor(a n)`` from the same snapped ``a n`` as k, which is what keeps
+    ES >= VaR exact rather than true up to rounding. The exact metrics and the streaming ones
+    (`stress.analysis.streaming`) both count with this.
+    """
+    x = _snap(a * n)
+    return min(n, max(1, math.ceil(x))), min(n, max(1, n - math.floor(x)))
+
+
 def _var_sorted(sorted_loss: np.ndarray, a: float) -> float:
     n = sorted_loss.shape[0]
-    k = min(n, max(1, math.ceil(_snap(a * n))))
+    k, _ = tail_ranks(n, a)
     return float(sorted_loss[k - 1])
 
 
 def _es_sorted(sorted_loss: np.ndarray, a: float) -> float:
     n = sorted_loss.shape[0]
-    # m = n - floor(a n) equals ceil((1 - a) n) and shares the snapped a * n with `_var_sorted`,
-    # which is what keeps ES >= VaR exact rather than true up to rounding.
-    m = min(n, max(1, n - math.floor(_snap(a * n))))
+    _, m = tail_ranks(n, a)
     tail = sorted_loss[n - m :]
     # A mean lies between its smallest and largest member; floating-point summation can miss by
     # an ulp, and ES < VaR by an ulp would still break the documented ordering.

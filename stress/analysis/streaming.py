@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stress.analysis.metrics import RUIN_FRACTION, TTL_QUANTILES, VAR_LEVELS, _snap, wilson_interval
+from stress.analysis.metrics import (
+    RUIN_FRACTION,
+    TTL_QUANTILES,
+    VAR_LEVELS,
+    tail_ranks,
+    wilson_interval,
+)
 from stress.margin.aggregate import accumulate_nb
 from stress.margin.engine import PathResults
 from stress.margin.layout import Layout
@@ -96,8 +102,7 @@ def _hist_var_es(count: np.ndarray, total: np.ndarray, scale: float, n: int, a: 
     are exact up to one bin width (the underflow and overflow bins use their mean).
     """
     width = 2.0 * scale / LOSS_BINS
-    rank = min(n, max(1, math.ceil(_snap(a * n))))
-    m = min(n, max(1, n - math.floor(_snap(a * n))))
+    rank, m = tail_ranks(n, a)
     cum = np.cumsum(count)
     b = int(np.searchsorted(cum, rank))  # the bin holding the rank-th smallest loss
     in_bin = int(count[b])
