@@ -13,8 +13,7 @@ import numpy as np
 import stress.config.limits as L
 from stress.config.schema import HISTORY_MODELS, PARAMETRIC_MODELS, Config
 from stress.config.times import check_window
-from stress.errors import amount as _fmt
-from stress.errors import fail as _fail
+from stress.errors import amount, fail
 
 SYMMETRY_TOL = 1e-9
 PSD_TOL = 1e-9
@@ -44,37 +43,37 @@ def check_model_fields(cfg: Config) -> None:
     kind = model.type
     for name, used_by in _MODEL_FIELDS.items():
         if getattr(model, name) is not None and kind not in used_by:
-            _fail(
+            fail(
                 f"model.{name}",
                 f"only used by model type {' and '.join(used_by)}, got type {kind}",
             )
     if kind in PARAMETRIC_MODELS:
         if model.assets is None:
-            _fail("model.assets", f"required field is missing (model type {kind})")
+            fail("model.assets", f"required field is missing (model type {kind})")
         for name, asset in model.assets.items():
             if asset.vol is None:
-                _fail(f"model.assets.{name}.vol", f"required field is missing (model type {kind})")
+                fail(f"model.assets.{name}.vol", f"required field is missing (model type {kind})")
         return
     if model.history is None:
-        _fail(
+        fail(
             "model.history",
             f"required for model type {kind}: expected a list of price files, got none",
         )
     for name, asset in (model.assets or {}).items():
         if asset.vol is not None:
-            _fail(
+            fail(
                 f"model.assets.{name}.vol",
                 f"not used by model type {kind} (its volatility is the history's), "
-                f"got {_fmt(asset.vol)}",
+                f"got {amount(asset.vol)}",
             )
         if kind == "replay" and "drift" in asset.model_fields_set:
-            _fail(
+            fail(
                 f"model.assets.{name}.drift",
                 f"not used by model type replay (it replays the history's returns), "
-                f"got {_fmt(asset.drift)}",
+                f"got {amount(asset.drift)}",
             )
     if kind == "replay" and cfg.simulation.paths is not None:
-        _fail(
+        fail(
             "simulation.paths",
             f"not used by model type replay (one path per history window): remove it, "
             f"got {cfg.simulation.paths}",
@@ -88,25 +87,25 @@ def check_model(cfg: Config) -> None:
         check_window(model.since, model.until, ("model.since", "model.until"))
         return  # checked against its files by `stress.history.load.resolve_history`
     if cfg.simulation.paths is None:
-        _fail("simulation.paths", "required field is missing")
+        fail("simulation.paths", "required field is missing")
     names = list(model.assets)
     n = len(names)
     if model.correlation is None:
         if n > 1:
-            _fail(
+            fail(
                 "model.correlation",
                 f"required for {n} assets: a {n}x{n} matrix in the order {', '.join(names)}",
             )
     else:
         check_correlation(model.correlation, names)
     if model.type == "merton" and model.jumps is None:
-        _fail(
+        fail(
             "model.jumps",
             "required for model type merton: expected a mapping {intensity, mean, std, common}, "
             "got none",
         )
     if model.type == "student_t" and model.dof is None:
-        _fail("model.dof", "required for model type student_t: expected a number > 2, got none")
+        fail("model.dof", "required for model type student_t: expected a number > 2, got none")
 
 
 def check_correlation(rows: list[list[float]], names: list[str]) -> None:
@@ -116,27 +115,27 @@ def check_correlation(rows: list[list[float]], names: list[str]) -> None:
         found = f"{len(rows)} row{'s' * (len(rows) != 1)}" + (
             f" of length {lengths}" if rows else ""
         )
-        _fail(
+        fail(
             "model.correlation",
             f"expected a square {n}x{n} matrix (one row per asset), got {found}",
         )
     c = np.asarray(rows, dtype=float)
     for i in range(n):
         if c[i, i] != 1.0:
-            _fail(f"model.correlation[{i}][{i}]", f"diagonal must be 1, got {_fmt(c[i, i])}")
+            fail(f"model.correlation[{i}][{i}]", f"diagonal must be 1, got {amount(c[i, i])}")
     for i in range(n):
         for j in range(n):
             if abs(c[i, j]) > 1.0:
-                _fail(f"model.correlation[{i}][{j}]", f"must be in [-1, 1], got {_fmt(c[i, j])}")
+                fail(f"model.correlation[{i}][{j}]", f"must be in [-1, 1], got {amount(c[i, j])}")
             if abs(c[i, j] - c[j, i]) > SYMMETRY_TOL:
-                _fail(
+                fail(
                     f"model.correlation[{i}][{j}]",
                     f"expected a symmetric matrix ([{i}][{j}] = [{j}][{i}]), "
-                    f"got [{i}][{j}] = {_fmt(c[i, j])} and [{j}][{i}] = {_fmt(c[j, i])}",
+                    f"got [{i}][{j}] = {amount(c[i, j])} and [{j}][{i}] = {amount(c[j, i])}",
                 )
     smallest = float(np.linalg.eigvalsh(c).min())
     if smallest < -PSD_TOL:
-        _fail(
+        fail(
             "model.correlation",
             "expected a positive semi-definite matrix (correlations that can hold together), "
             f"got smallest eigenvalue {smallest:.4g}",
@@ -150,37 +149,37 @@ def check_exchange(cfg: Config) -> None:
         for i, tier in enumerate(tiers):
             at = f"{where}.tiers[{i}]"
             if tier.mmr >= 1.0 / tier.max_leverage:
-                _fail(
+                fail(
                     f"{at}.mmr",
                     f"must be below the initial margin rate 1/max_leverage = "
-                    f"{_fmt(1.0 / tier.max_leverage)}, got {_fmt(tier.mmr)}",
+                    f"{amount(1.0 / tier.max_leverage)}, got {amount(tier.mmr)}",
                 )
             if i == 0:
                 continue
             prev = tiers[i - 1]
             if tier.max_notional <= prev.max_notional:
-                _fail(
+                fail(
                     f"{at}.max_notional",
-                    f"tiers must increase: expected > {_fmt(prev.max_notional)}, "
-                    f"got {_fmt(tier.max_notional)}",
+                    f"tiers must increase: expected > {amount(prev.max_notional)}, "
+                    f"got {amount(tier.max_notional)}",
                 )
             if tier.mmr < prev.mmr:
-                _fail(
+                fail(
                     f"{at}.mmr",
-                    f"tiers must not lower the rate: expected >= {_fmt(prev.mmr)}, "
-                    f"got {_fmt(tier.mmr)}",
+                    f"tiers must not lower the rate: expected >= {amount(prev.mmr)}, "
+                    f"got {amount(tier.mmr)}",
                 )
             if tier.max_leverage > prev.max_leverage:
-                _fail(
+                fail(
                     f"{at}.max_leverage",
-                    f"tiers must not raise leverage: expected <= {_fmt(prev.max_leverage)}, "
-                    f"got {_fmt(tier.max_leverage)}",
+                    f"tiers must not raise leverage: expected <= {amount(prev.max_leverage)}, "
+                    f"got {amount(tier.max_leverage)}",
                 )
     dm = cfg.exchange.default_market
     if dm.mmr >= 1.0 / dm.max_leverage:
-        _fail(
+        fail(
             "exchange.default_market.mmr",
-            f"must be below 1/max_leverage = {_fmt(1.0 / dm.max_leverage)}, got {_fmt(dm.mmr)}",
+            f"must be below 1/max_leverage = {amount(1.0 / dm.max_leverage)}, got {amount(dm.mmr)}",
         )
 
 
@@ -195,41 +194,41 @@ def check_scenarios(cfg: Config) -> None:
     for i, sc in enumerate(cfg.scenarios):
         at = f"scenarios[{i}]"
         if sc.name == "base":
-            _fail(f"{at}.name", "expected a name other than 'base' (the unshocked run), got 'base'")
+            fail(f"{at}.name", "expected a name other than 'base' (the unshocked run), got 'base'")
         if sc.name in seen:
             first = seen[sc.name]
-            _fail(f"{at}.name", f"duplicate scenario name {sc.name!r} (also scenarios[{first}])")
+            fail(f"{at}.name", f"duplicate scenario name {sc.name!r} (also scenarios[{first}])")
         seen[sc.name] = i
         for where, shock in sc.all_shocks():
             if shock.at_hour + shock.over_hours > horizon:
-                _fail(
+                fail(
                     f"{at}.{where}.at_hour",
-                    f"expected at_hour + over_hours <= the horizon ({_fmt(horizon)} h), "
-                    f"got {_fmt(shock.at_hour)} + {_fmt(shock.over_hours)}",
+                    f"expected at_hour + over_hours <= the horizon ({amount(horizon)} h), "
+                    f"got {amount(shock.at_hour)} + {amount(shock.over_hours)}",
                 )
         if sc.vol_multiplier is not None and cfg.model.type in PARAMETRIC_MODELS:
             top = max(a.vol for a in cfg.model.assets.values())
             if top * sc.vol_multiplier > L.MAX_VOL:
-                _fail(
+                fail(
                     f"{at}.vol_multiplier",
-                    f"expected at most {_fmt(L.MAX_VOL / top)}: the largest vol "
-                    f"{_fmt(top)} times it must stay <= {_fmt(L.MAX_VOL)}, "
-                    f"got {_fmt(sc.vol_multiplier)}",
+                    f"expected at most {amount(L.MAX_VOL / top)}: the largest vol "
+                    f"{amount(top)} times it must stay <= {amount(L.MAX_VOL)}, "
+                    f"got {amount(sc.vol_multiplier)}",
                 )
         changes_model = sc.vol_multiplier is not None or sc.correlation_toward_one is not None
         if changes_model and cfg.model.type not in PARAMETRIC_MODELS:
             field = "vol_multiplier" if sc.vol_multiplier is not None else "correlation_toward_one"
-            _fail(
+            fail(
                 f"{at}.{field}",
                 f"needs a model with vol and correlation ({', '.join(PARAMETRIC_MODELS)}), "
                 f"got model type {cfg.model.type}",
             )
         spike = sc.funding_spike
         if spike is not None and spike.from_hour >= horizon:
-            _fail(
+            fail(
                 f"{at}.funding_spike.from_hour",
-                f"expected an hour before the horizon ({_fmt(horizon)} h), "
-                f"got {_fmt(spike.from_hour)}",
+                f"expected an hour before the horizon ({amount(horizon)} h), "
+                f"got {amount(spike.from_hour)}",
             )
 
 
@@ -240,9 +239,9 @@ def check_config(cfg: Config) -> None:
     cost) is checked by `stress.pipeline.prepare`.
     """
     if set(cfg.name) == {"."}:
-        _fail("name", f"must name a folder, got {cfg.name!r}")
+        fail("name", f"must name a folder, got {cfg.name!r}")
     if len(set(cfg.modes)) != len(cfg.modes):
-        _fail("modes", f"each mode at most once, got {cfg.modes}")
+        fail("modes", f"each mode at most once, got {cfg.modes}")
     check_model(cfg)
     check_exchange(cfg)
     check_scenarios(cfg)

@@ -12,9 +12,7 @@ from functools import lru_cache
 
 import stress.config.limits as L
 from stress.config.schema import Config, Position
-from stress.errors import ConfigError
-from stress.errors import amount as _fmt
-from stress.errors import fail as _fail
+from stress.errors import ConfigError, amount, fail
 from stress.portfolios.modes import isolated_in
 from stress.portfolios.resolve import (
     ResolvedPosition,
@@ -30,7 +28,7 @@ def check_markets(cfg: Config) -> None:
     for asset, market in cfg.exchange.markets.items():
         where = f"exchange.markets.{asset}"
         if asset not in cfg.model.assets:
-            _fail(
+            fail(
                 where,
                 f"expected an asset of model.assets ({', '.join(cfg.model.assets)}), got {asset!r}",
             )
@@ -45,11 +43,12 @@ def _check_maintenance_positive(table: TierTable, where: str) -> None:
     lowest = table.floor * table.mmr - table.amount
     for i in range(table.n_tiers):
         if lowest[i] < -1e-9 * max(1.0, table.floor[i] * table.mmr[i]):
-            _fail(
+            fail(
                 f"{where}.tiers[{i}].maintenance_amount",
                 f"must keep the maintenance >= 0 in the tier: expected <= "
-                f"{_fmt(table.floor[i] * table.mmr[i])} (its floor {_fmt(table.floor[i])} x mmr "
-                f"{_fmt(table.mmr[i])}), got {_fmt(table.amount[i])}",
+                f"{amount(table.floor[i] * table.mmr[i])} "
+                f"(its floor {amount(table.floor[i])} x mmr "
+                f"{amount(table.mmr[i])}), got {amount(table.amount[i])}",
             )
 
 
@@ -69,17 +68,17 @@ def check_positions(
     for i, pos in enumerate(positions):
         at = f"{prefix}positions[{i}]"
         if pos.asset not in cfg.model.assets:
-            _fail(
+            fail(
                 f"{at}.asset",
                 f"expected an asset of model.assets ({', '.join(cfg.model.assets)}), "
                 f"got {pos.asset!r}",
             )
         if (pos.notional is None) == (pos.quantity is None):
             found = "both" if pos.notional is not None else "neither"
-            _fail(at, f"give exactly one of notional or quantity, got {found}")
+            fail(at, f"give exactly one of notional or quantity, got {found}")
         rp = resolve_position(cfg, pos, i)
         if rp.id in seen:
-            _fail(f"{at}.id", f"duplicate id {rp.id!r} (also positions[{seen[rp.id]}])")
+            fail(f"{at}.id", f"duplicate id {rp.id!r} (also positions[{seen[rp.id]}])")
         seen[rp.id] = i
         if limits:
             size_field = "notional" if pos.notional is not None else "quantity"
@@ -107,32 +106,32 @@ def _check_limits(rp: ResolvedPosition, table: TierTable, at: str, size_field: s
     """Can the position be opened: notional within the tiers, leverage, margin >= initial."""
     notional = rp.entry_notional
     if notional > L.MAX_AMOUNT:
-        _fail(
+        fail(
             f"{at}.{size_field}",
-            f"expected a notional <= {_fmt(L.MAX_AMOUNT)} (the largest amount stress accepts), "
-            f"got {_fmt(notional)}",
+            f"expected a notional <= {amount(L.MAX_AMOUNT)} (the largest amount stress accepts), "
+            f"got {amount(notional)}",
         )
     if notional > table.cap[-1]:
-        _fail(
+        fail(
             f"{at}.{size_field}",
-            f"expected a notional <= {_fmt(table.cap[-1])} (the largest {rp.asset} tier), "
-            f"got {_fmt(notional)}",
+            f"expected a notional <= {amount(table.cap[-1])} (the largest {rp.asset} tier), "
+            f"got {amount(notional)}",
         )
     tier = _tier(table, notional)
     max_lev = _caps(table)[1][tier]
     if rp.leverage > max_lev:
-        _fail(
+        fail(
             f"{at}.leverage",
-            f"must be <= {_fmt(max_lev)} for {rp.asset} notional {_fmt(notional)} "
-            f"(tier {tier + 1}), got {_fmt(rp.leverage)}",
+            f"must be <= {amount(max_lev)} for {rp.asset} notional {amount(notional)} "
+            f"(tier {tier + 1}), got {amount(rp.leverage)}",
         )
     # a defaulted margin is the initial margin itself, so only a given one can fail
     if rp.margin < rp.initial_margin * (1 - 1e-12):
-        _fail(
+        fail(
             f"{at}.margin",
-            f"must be >= the initial margin {_fmt(rp.initial_margin)} "
-            f"(notional {_fmt(notional)} / leverage {_fmt(rp.leverage)}), "
-            f"got {_fmt(rp.margin)}",
+            f"must be >= the initial margin {amount(rp.initial_margin)} "
+            f"(notional {amount(notional)} / leverage {amount(rp.leverage)}), "
+            f"got {amount(rp.margin)}",
         )
 
 
@@ -151,14 +150,14 @@ def _check_funding(modes: list[str], resolved: list, wallet: float, at: str) -> 
         iso = sum(p.margin for p in resolved if isolated_in(mode, p))
         cross_im = sum(p.initial_margin for p in resolved if not isolated_in(mode, p))
         if mode == "as_configured" and iso > wallet * (1 + 1e-12):
-            _fail(
+            fail(
                 at,
                 "must cover the isolated margins (as_configured): "
-                f"expected >= {_fmt(iso)}, got {_fmt(wallet)}",
+                f"expected >= {amount(iso)}, got {amount(wallet)}",
             )
         need = iso + cross_im
         if need > wallet * (1 + 1e-12):
-            _fail(at, f"must cover {_NEED[mode]}: expected >= {_fmt(need)}, got {_fmt(wallet)}")
+            fail(at, f"must cover {_NEED[mode]}: expected >= {amount(need)}, got {amount(wallet)}")
 
 
 def portfolio_problem(
@@ -187,6 +186,6 @@ def check_books(cfg: Config, books: list[tuple[str, object, list[Position], str]
     for k, (name, account, positions, prefix) in enumerate(books):
         if cfg.portfolios is not None:
             if name in names:
-                _fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
+                fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
             names[name] = k
         check_positions(cfg, positions, account.wallet, prefix)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stress.config.schema import Config
-from stress.errors import fail as _fail
+from stress.errors import fail
 from stress.portfolios.feasibility import portfolio_problem
 from stress.portfolios.resolve import ResolvedPortfolio, market_tables
 from stress.portfolios.sweep_point import build_point, point_params
@@ -138,7 +138,7 @@ def expand(cfg: Config) -> SweepExpansion:
         reasons[rule] = reasons.get(rule, 0) + 1
     if not kept:
         first = examples[0]
-        _fail(
+        fail(
             "sweep",
             f"no feasible portfolio: all {requested:,} point{'s' * (requested != 1)} dropped; "
             f"the first, "

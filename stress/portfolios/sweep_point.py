@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from stress.errors import amount as _fmt
+from stress.errors import amount
 from stress.portfolios.resolve import ResolvedPosition
 from stress.portfolios.sweep_spec import Param, SweepBase
 
@@ -98,7 +98,7 @@ def _split(base: SweepBase, s: _Settings, notional: list[float], total: float) -
     if rest <= 0.0:
         named = ", ".join(f"weight.{base.ids[j]}" for j in s.fixed)
         left = ", ".join(base.ids[j] for j in others)
-        return f"{named}: the shares sum to {_fmt(1.0 - rest)}, leaving none for {left}"
+        return f"{named}: the shares sum to {amount(1.0 - rest)}, leaving none for {left}"
     w_others = math.fsum(w[j] for j in others)
     return [s.fixed[j] if j in s.fixed else w[j] * rest / w_others for j in range(n)]
 

@@ -20,8 +20,7 @@ import numpy as np
 import stress.config.limits as L
 from stress.config.read import show, show_typed
 from stress.config.schema import MAX_PORTFOLIOS, Config
-from stress.errors import amount as _fmt
-from stress.errors import fail as _fail
+from stress.errors import amount, fail
 from stress.portfolios.feasibility import check_positions
 from stress.portfolios.resolve import ResolvedPosition
 
@@ -89,17 +88,17 @@ def _param(name: str, at: str, base: SweepBase) -> Param:
         return Param(name, kind, None)
     if dot and kind in PER_POSITION:
         if pid not in base.ids:
-            _fail(at, f"unknown position id {pid!r} (known: {', '.join(base.ids)})")
+            fail(at, f"unknown position id {pid!r} (known: {', '.join(base.ids)})")
         return Param(name, kind, base.ids.index(pid))
     allowed = ", ".join([*WHOLE, *(f"{k}.<id>" for k in PER_POSITION)])
-    _fail(at, f"unknown parameter (allowed: {allowed})")
+    fail(at, f"unknown parameter (allowed: {allowed})")
 
 
 def _refuse_nested_ids(name: str, value: Any, at: str, base: SweepBase) -> None:
     """TOML reads an unquoted ``side.btc = [...]`` as ``side = {btc = [...]}``: say so."""
     if name in PER_POSITION and isinstance(value, dict) and value and set(value) <= set(base.ids):
         key = f"{name}.{next(iter(value))}"
-        _fail(
+        fail(
             at,
             f"expected one key per position, like {key!r}, got a mapping by position id "
             f'(in TOML, quote dotted names: "{key}" = ...)',
@@ -109,27 +108,28 @@ def _refuse_nested_ids(name: str, value: Any, at: str, base: SweepBase) -> None:
 def _domain_text(kind: str) -> str:
     lo, hi, lo_open, hi_open = _DOMAINS[kind]
     if math.isinf(hi):
-        return f"a number {'>' if lo_open else '>='} {_fmt(lo)}"
-    return f"a number in {'(' if lo_open else '['}{_fmt(lo)}, {_fmt(hi)}{')' if hi_open else ']'}"
+        return f"a number {'>' if lo_open else '>='} {amount(lo)}"
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    return f"a number in {left}{amount(lo)}, {amount(hi)}{right}"
 
 
 def _number(value: Any, at: str, kind: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(at, f"expected a number, got {show_typed(value)}")
+        fail(at, f"expected a number, got {show_typed(value)}")
     x = float(value)
     lo, hi, lo_open, hi_open = _DOMAINS[kind]
     if not math.isfinite(x):
-        _fail(at, f"expected a finite number, got {show(value)}")
+        fail(at, f"expected a finite number, got {show(value)}")
     below = x < lo or (lo_open and x == lo)
     above = x > hi or (hi_open and x == hi)
     if (below or above) and hi <= 1.0:  # a share: the whole range says it best
-        _fail(at, f"expected {_domain_text(kind)}, got {show(value)}")
+        fail(at, f"expected {_domain_text(kind)}, got {show(value)}")
     if below:
-        _fail(at, f"expected a number {'>' if lo_open else '>='} {_fmt(lo)}, got {show(value)}")
+        fail(at, f"expected a number {'>' if lo_open else '>='} {amount(lo)}, got {show(value)}")
     if above:
-        _fail(
+        fail(
             at,
-            f"expected a number {'<' if hi_open else '<='} {_fmt(hi)} (the largest stress "
+            f"expected a number {'<' if hi_open else '<='} {amount(hi)} (the largest stress "
             f"accepts), got {show(value)}",
         )
     return x
@@ -139,15 +139,15 @@ def _value(kind: str, value: Any, at: str, base: SweepBase) -> float | str | tup
     """One checked value of a parameter; a weights vector comes back normalised."""
     if kind == "side":
         if value not in ("long", "short") or not isinstance(value, str):
-            _fail(at, f"expected 'long' or 'short', got {show(value)}")
+            fail(at, f"expected 'long' or 'short', got {show(value)}")
         return value
     if kind == "weights":
         n = len(base.ids)
         what = f"a list of {n} weights (one per position: {', '.join(base.ids)})"
         if not isinstance(value, list):
-            _fail(at, f"expected {what}, got {show_typed(value)}")
+            fail(at, f"expected {what}, got {show_typed(value)}")
         if len(value) != n:
-            _fail(at, f"expected {what}, got {len(value)} weight{'s' * (len(value) != 1)}")
+            fail(at, f"expected {what}, got {len(value)} weight{'s' * (len(value) != 1)}")
         w = [_number(v, f"{at}[{j}]", "weights") for j, v in enumerate(value)]
         total = math.fsum(w)
         return tuple(x / total for x in w)
@@ -160,22 +160,22 @@ def _check_combination(params: list[Param], base: SweepBase, at: Callable[[Param
     gross = any(p.kind == "notional" and p.target is None for p in params)
     for p in params:
         if p.kind == "notional" and p.target is not None and (gross or "weights" in kinds):
-            _fail(
+            fail(
                 at(p),
                 "cannot be combined with notional or weights: size positions either one by one "
                 "(notional.<id>) or by a gross notional and its split",
             )
         if p.kind == "notional" and p.target is not None and "weight" in kinds:
-            _fail(at(p), "cannot be combined with weight.<id>: both would size the position")
+            fail(at(p), "cannot be combined with weight.<id>: both would size the position")
         if p.kind == "weight" and "weights" in kinds:
-            _fail(at(p), "cannot be combined with weights, which sets every position's weight")
+            fail(at(p), "cannot be combined with weights, which sets every position's weight")
         if p.kind == "isolated_share" and all(
             rp.margin_mode != "isolated" for rp in base.positions
         ):
-            _fail(at(p), "needs a position with margin_mode: isolated in sweep.base, got none")
+            fail(at(p), "needs a position with margin_mode: isolated in sweep.base, got none")
     named = [p for p in params if p.kind == "weight"]
     if named and len(named) >= len(base.ids):
-        _fail(
+        fail(
             at(named[-1]),
             f"weight.<id> may name at most {len(base.ids) - 1} of the {len(base.ids)} "
             "positions (the others share what is left); use weights to set them all",
@@ -191,15 +191,15 @@ def grid_axes(grid: dict[str, Any], base: SweepBase) -> list[tuple[Param, list]]
         p = _param(name, at, base)
         if not isinstance(values, list):
             hint = " (a list of weight vectors)" if p.kind == "weights" else ""
-            _fail(at, f"expected a list of values{hint}, got {show_typed(values)}")
+            fail(at, f"expected a list of values{hint}, got {show_typed(values)}")
         if not values:
-            _fail(at, "expected at least 1 item, got []")
+            fail(at, "expected at least 1 item, got []")
         axes.append((p, [_value(p.kind, v, f"{at}[{j}]", base) for j, v in enumerate(values)]))
     _check_combination([p for p, _ in axes], base, lambda p: f"sweep.grid.{p.name}")
     size = math.prod(len(v) for _, v in axes)
     if size > MAX_PORTFOLIOS:
         shape = " x ".join(str(len(v)) for _, v in axes)
-        _fail(
+        fail(
             "sweep.grid",
             f"expected at most {MAX_PORTFOLIOS:,} portfolios, got {size:,} ({shape})",
         )
@@ -219,34 +219,34 @@ def _distribution(p: Param, spec: Any, at: str, base: SweepBase) -> Sampler:
     }
     if not isinstance(spec, dict) or len(spec) != 1:
         expected = " or ".join(forms[d] for d in allowed)
-        _fail(at, f"expected one distribution, {expected}, got {show_typed(spec)}")
+        fail(at, f"expected one distribution, {expected}, got {show_typed(spec)}")
     ((dist, arg),) = spec.items()
     at = f"{at}.{dist}"
     if dist not in allowed:
-        _fail(at, f"unknown distribution for {p.kind} (allowed: {', '.join(allowed)})")
+        fail(at, f"unknown distribution for {p.kind} (allowed: {', '.join(allowed)})")
     if dist == "choice":
         if not isinstance(arg, list) or not arg:
-            _fail(at, f"expected a non-empty list of values, got {show_typed(arg)}")
+            fail(at, f"expected a non-empty list of values, got {show_typed(arg)}")
         values = [_value(p.kind, v, f"{at}[{j}]", base) for j, v in enumerate(arg)]
         return lambda rng, n: [values[i] for i in rng.integers(0, len(values), n)]
     if dist == "dirichlet":
         k = len(base.ids)
         if isinstance(arg, list):
             if len(arg) != k:
-                _fail(at, f"expected one alpha or {k} (one per position), got {len(arg)}")
+                fail(at, f"expected one alpha or {k} (one per position), got {len(arg)}")
             alpha = [_number(a, f"{at}[{j}]", "alpha") for j, a in enumerate(arg)]
         else:
             alpha = [_number(arg, at, "alpha")] * k
         return lambda rng, n: [tuple((row / row.sum()).tolist()) for row in rng.dirichlet(alpha, n)]
     if not isinstance(arg, list) or len(arg) != 2:
-        _fail(at, f"expected [lo, hi], got {show_typed(arg)}")
+        fail(at, f"expected [lo, hi], got {show_typed(arg)}")
     lo, hi = (_number(v, f"{at}[{j}]", p.kind) for j, v in enumerate(arg))
     if lo > hi:
-        _fail(at, f"expected lo <= hi, got [{_fmt(lo)}, {_fmt(hi)}]")
+        fail(at, f"expected lo <= hi, got [{amount(lo)}, {amount(hi)}]")
     if dist == "uniform":
         return lambda rng, n: rng.uniform(lo, hi, n).tolist()
     if lo <= 0:
-        _fail(f"{at}[0]", f"expected a number > 0 (a log scale starts above 0), got {_fmt(lo)}")
+        fail(f"{at}[0]", f"expected a number > 0 (a log scale starts above 0), got {amount(lo)}")
     log_lo, log_hi = math.log(lo), math.log(hi)
     # clipped: exp(log(x)) may land an ulp outside [lo, hi], e.g. above a share of 1
     return lambda rng, n: np.clip(np.exp(rng.uniform(log_lo, log_hi, n)), lo, hi).tolist()
