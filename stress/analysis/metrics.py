@@ -2,8 +2,8 @@
 
 A book is one portfolio under one margin mode. The engine hands over small per-path arrays
 (loss, first liquidation step, bad debt, final equity, per-position liquidation flags) and this
-module turns them into the numbers of SPEC section 3: liquidation probability with its Wilson
-interval, ruin probability, VaR/ES, bad debt and time to liquidation.
+module turns them into the numbers of summary.json (README, "Outputs"): liquidation probability
+with its Wilson interval, ruin probability, VaR/ES, bad debt and time to liquidation.
 
 Every value returned by `book_metrics` is a plain Python float, list, dict or None, so the
 result goes straight into ``json.dumps``.
@@ -254,7 +254,7 @@ def book_metrics(
     step_hours: float,
     fees_paid: np.ndarray | None = None,
 ) -> dict:
-    """The SPEC section 3 metrics of one book (one portfolio under one mode).
+    """The summary.json metrics of one book (one portfolio under one mode).
 
     Parameters
     ----------

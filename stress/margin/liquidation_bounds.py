@@ -1,7 +1,7 @@
 """Closed-form liquidation prices on a tier table: exact reasoning on a piecewise-linear surplus.
 
 Pure Python, no numba: the prices ``stress liqprice`` reports come from here. Conventions
-(SPEC section 1, "Margin semantics"): liquidation happens when ``equity <= maintenance``,
+(README, "Margin semantics"): liquidation happens when ``equity <= maintenance``,
 maintenance being that of `stress.venues.tiers`. With continuous maintenance the liquidation
 price is where the two are equal; a table whose maintenance jumps at a cap (given amounts) can
 put it on the cap, and a bucket can be liquidated on both sides of the mark.

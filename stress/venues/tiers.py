@@ -1,7 +1,7 @@
 """Binance USDⓈ-M maintenance tiers: the table of one market and what it charges a position.
 
 Pure Python/numpy, no numba: this module is the reference the compiled kernels are tested
-against. Conventions (SPEC section 1, "Margin semantics"):
+against. Conventions (README, "Margin semantics"):
 
 * A tier table is a list of brackets on position notional ``|quantity| * mark``. Tier ``i``
   covers notional in ``(cap[i-1], cap[i]]``, tier 0 starts at 0, and a notional beyond the last
