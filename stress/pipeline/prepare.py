@@ -33,7 +33,6 @@ from stress.portfolios.resolve import (
     ResolvedPortfolio,
     listed_books,
     market_tables,
-    resolve_portfolios,
 )
 from stress.portfolios.sweep import SweepExpansion, expand
 from stress.venues.tiers import TierTable
@@ -161,8 +160,7 @@ def _books(cfg: Config) -> tuple[Config, History | None, SweepExpansion | None, 
     if cfg.sweep is not None:
         sweep = expand(cfg)  # checks the base, the spec and every generated point
         return cfg, history, sweep, list(sweep.portfolios)
-    check_books(cfg, listed_books(cfg))
-    return cfg, history, None, resolve_portfolios(cfg)
+    return cfg, history, None, check_books(cfg, listed_books(cfg))
 
 
 def _refuse_replay_paths(cfg: Config, paths: int | None, names: dict[str, str]) -> None:

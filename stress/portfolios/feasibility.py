@@ -15,6 +15,7 @@ from stress.config.schema import Config, Position
 from stress.errors import ConfigError, amount, fail
 from stress.portfolios.modes import isolated_in
 from stress.portfolios.resolve import (
+    ResolvedPortfolio,
     ResolvedPosition,
     market_table,
     market_tables,
@@ -180,12 +181,20 @@ def portfolio_problem(
     return None
 
 
-def check_books(cfg: Config, books: list[tuple[str, object, list[Position], str]]) -> None:
-    """Every listed portfolio (not a sweep's: it checks its points itself) can be opened."""
+def check_books(
+    cfg: Config, books: list[tuple[str, object, list[Position], str]]
+) -> list[ResolvedPortfolio]:
+    """Every listed portfolio (not a sweep's: it checks its points itself) can be opened;
+    returns them resolved, so that they are resolved once."""
     names: dict[str, int] = {}
+    out = []
     for k, (name, account, positions, prefix) in enumerate(books):
         if cfg.portfolios is not None:
             if name in names:
                 fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
             names[name] = k
-        check_positions(cfg, positions, account.wallet, prefix)
+        resolved = check_positions(cfg, positions, account.wallet, prefix)
+        out.append(
+            ResolvedPortfolio(name=name, wallet=float(account.wallet), positions=tuple(resolved))
+        )
+    return out
