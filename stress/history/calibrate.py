@@ -31,7 +31,8 @@ import yaml
 
 from stress.config.times import NS_PER_DAY, check_window
 from stress.errors import ConfigError
-from stress.history.fitting import FITS, Estimate
+from stress.history.fitting.estimate import Estimate
+from stress.history.fitting.models import FITS
 from stress.history.prices import MIN_CLOSES, PriceHistory, Returns, aligned_returns, read_prices
 
 MODELS = tuple(FITS)

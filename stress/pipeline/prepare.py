@@ -9,7 +9,6 @@ and never rebuilds any of it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,8 +230,3 @@ def prepare(
         chunk_paths=chunk,
         objective=objective,
     )
-
-
-def with_scenario_rules(plan: Plan, rules: MarketRules, spec: ModelSpec) -> Plan:
-    """The plan of a scenario: the same books and paths, its own funding and path model."""
-    return dataclasses.replace(plan, rules=rules, spec=spec)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
-from scipy import integrate, stats
 
 CLIP_SD = 50.0
 """Clip of the unit-variance innovation, in standard deviations (see the module docstring)."""
@@ -25,6 +24,8 @@ def _half_integral(func: Callable[[float], float], upper: float) -> float:
     inner = 2.0 ** np.arange(0, max(1, int(np.ceil(np.log2(upper)))))
     edges = np.concatenate(([0.0], inner[inner < upper], [upper]))
     pieces = zip(edges[:-1], edges[1:], strict=True)
+    from scipy import integrate  # imported on first use: a run of other models never needs it
+
     return float(sum(integrate.quad(func, lo, hi, **_QUAD_OPTS)[0] for lo, hi in pieces))
 
 
@@ -46,6 +47,8 @@ def clipped_sd(dof: float, clip: float = CLIP_SD) -> float:
     """
     k = np.sqrt((dof - 2.0) / dof)  # Y = k T with T ~ t(dof)
     x_clip = clip / k
+    from scipy import stats
+
     t = stats.t(dof)
     body = _half_integral(lambda x: (k * x) ** 2 * t.pdf(x), x_clip)
     var = 2.0 * (body + clip * clip * t.sf(x_clip))
@@ -77,6 +80,8 @@ def log_mgf(dof: float, a: float, clip: float = CLIP_SD) -> float:
     k = np.sqrt((dof - 2.0) / dof)
     x_clip = clip / k
     b = a / clipped_sd(dof, clip) * k  # exponent per unit of the raw t variable
+    from scipy import stats
+
     t = stats.t(dof)
     # eps is symmetric, so E[exp(b T)] - 1 = E[cosh(b T) - 1] = E[2 sinh(b T / 2)**2]: no
     # cancellation, full relative precision even when the answer is ~1e-8.
