@@ -1,15 +1,16 @@
 """Every example config gives the summary stored before: behaviour does not drift unnoticed.
 
-The stored files (`tests/expected/`, written by `python tests/expected_summaries.py`) hold each
-example's summary.json at 512 paths, floats to 12 significant digits. A change that is meant
-to change results rewrites them in the same commit and says why; any other difference is a
-regression, and this test names the first field that differs.
+The stored files in `tests/support/expected/`, written by
+`python tests/support/expected_summaries.py`, hold each example's summary.json at 512 paths,
+floats to 12 significant digits. A change that is meant to change results rewrites them in the
+same commit and says why; any other difference is a regression, and this test names the first
+field that differs.
 """
 
 from __future__ import annotations
 
 import pytest
-from expected_summaries import canonical, examples, load, stored_path, summary_of
+from support.expected_summaries import canonical, examples, load, stored_path, summary_of
 
 
 def first_difference(got, want, where: str = "") -> str | None:
@@ -34,7 +35,9 @@ def first_difference(got, want, where: str = "") -> str | None:
 
 @pytest.mark.parametrize("config", examples(), ids=lambda p: p.stem)
 def test_example_summary_is_unchanged(config):
-    assert stored_path(config).is_file(), "no stored summary: run tests/expected_summaries.py"
+    assert stored_path(config).is_file(), (
+        "no stored summary: run python tests/support/expected_summaries.py"
+    )
     got = summary_of(config)
     assert first_difference(got, load(config)) is None, first_difference(got, load(config))
 
@@ -46,7 +49,7 @@ def test_canonical_form_ignores_only_the_last_digits():
 
 
 def test_canonical_form_names_files_relative_to_the_checkout():
-    from expected_summaries import ROOT
+    from support.expected_summaries import ROOT
 
     assert canonical({"f": [str(ROOT / "data" / "x.csv")]}) == {"f": ["<repo>/data/x.csv"]}
     assert canonical("/elsewhere/x.csv") == "/elsewhere/x.csv"

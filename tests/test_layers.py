@@ -11,8 +11,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-PACKAGE = Path(__file__).resolve().parents[1] / "stress"
+PACKAGE = ROOT / "stress"
 
 STAGES = [
     ("errors", "version"),
