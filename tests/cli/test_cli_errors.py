@@ -4,7 +4,7 @@ Each case writes a config (a small valid base, mutated) into its own folder and 
 ``python -m stress run CONFIG --out <folder>/out`` as a subprocess. The line on stderr must name
 the file (or the option), the field path, what was expected and what was found; the output
 folder must not exist afterwards. Finer variations of each rule are tested in process in
-tests/config/test_config.py; here there is one case per item of the issue, because every
+tests/config/ (schema, checks, books); here there is one case per item of the issue, because every
 subprocess pays for importing numpy, scipy, numba and pandas. The cases run concurrently, once
 per module; the quick loop (`-m "not slow"`) runs a few of them, one of each kind.
 """
