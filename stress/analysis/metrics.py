@@ -3,7 +3,9 @@
 A book is one portfolio under one margin mode. The engine hands over small per-path arrays
 (loss, first liquidation step, bad debt, final equity, per-position liquidation flags) and this
 module turns them into the numbers of summary.json (README, "Outputs"): liquidation probability
-with its Wilson interval, ruin probability, VaR/ES, bad debt and time to liquidation.
+with its Wilson interval, ruin probability, VaR/ES, bad debt and time to liquidation; and, under a
+liquidation process other than a full close, how often and how much was closed in parts
+(`partial_close_metrics`).
 
 Every value returned by `book_metrics` is a plain Python float, list, dict or None, so the
 result goes straight into ``json.dumps``.
@@ -30,6 +32,7 @@ __all__ = [
     "expected_shortfall",
     "flat_metrics",
     "paired_difference",
+    "partial_close_metrics",
     "position_probabilities",
     "value_at_risk",
     "wilson_bounds",
@@ -327,6 +330,30 @@ def book_metrics(
             tag: float(v) for tag, v in zip(TTL_QUANTILES, qs, strict=True)
         }
     return out
+
+
+def partial_close_metrics(partial_closes: np.ndarray, partial_notional: np.ndarray) -> dict:
+    """The partial-close metrics of one book (processes other than full_close).
+
+    Parameters
+    ----------
+    partial_closes : ndarray (n_paths,) int
+        Partial closes of the book's buckets on each path.
+    partial_notional : ndarray (n_paths,) float64
+        Notional they closed, at the mark.
+
+    Returns
+    -------
+    dict
+        ``p_partial_close`` (share of the paths with at least one), ``partial_closes_mean`` and
+        ``partial_notional_mean`` (per path, over every path).
+    """
+    count = np.asarray(partial_closes)
+    return {
+        "p_partial_close": float(np.mean(count > 0)),
+        "partial_closes_mean": float(np.mean(count, dtype=np.float64)),
+        "partial_notional_mean": float(np.mean(np.asarray(partial_notional, dtype=np.float64))),
+    }
 
 
 def flat_metrics(metrics: dict) -> dict[str, float | None]:

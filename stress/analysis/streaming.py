@@ -1,6 +1,7 @@
 """Run statistics accumulated chunk by chunk, so memory stays flat however many paths run.
 
-Counts, sums, per-position liquidations and the time-to-liquidation histogram are exact. The
+Counts, sums, per-position liquidations, partial closes (under a process that has them) and the
+time-to-liquidation histogram are exact. The
 loss distribution is kept as a per-book histogram (count and sum of the losses in each bin) on
 [-W, W], W = max(initial equity, wallet), which bounds every loss from above because a trader
 never ends below zero equity. VaR and ES read from it are exact up to one bin width (W / 1024),
@@ -48,9 +49,14 @@ class StreamStats:
     loss_count: np.ndarray  # (K, LOSS_BINS + 2) int64: underflow, bins, overflow
     loss_sum: np.ndarray  # (K, LOSS_BINS + 2) float64
     ruin_level: np.ndarray  # (K,) float64
+    # partial closes (processes other than full_close; None otherwise): paths with at least one,
+    # their count and the notional they closed, summed over the paths
+    partial_paths: np.ndarray | None = None  # (K,) int64
+    partial_sum: np.ndarray | None = None  # (K,) int64
+    partial_notional_sum: np.ndarray | None = None  # (K,) float64
 
     @classmethod
-    def empty(cls, layout: Layout, n_steps: int) -> StreamStats:
+    def empty(cls, layout: Layout, n_steps: int, partial: bool = False) -> StreamStats:
         k, p = layout.n_books, layout.pos_qty.shape[0]
         scale = np.maximum(np.abs(layout.book_initial_equity), layout.book_wallet)
         return cls(
@@ -68,6 +74,9 @@ class StreamStats:
             loss_count=np.zeros((k, LOSS_BINS + 2), dtype=np.int64),
             loss_sum=np.zeros((k, LOSS_BINS + 2)),
             ruin_level=RUIN_FRACTION * layout.book_wallet,
+            partial_paths=np.zeros(k, dtype=np.int64) if partial else None,
+            partial_sum=np.zeros(k, dtype=np.int64) if partial else None,
+            partial_notional_sum=np.zeros(k) if partial else None,
         )
 
     def update(self, layout: Layout, chunk: PathResults) -> None:
@@ -93,6 +102,10 @@ class StreamStats:
         )
         self.pos_liq += chunk.pos_liquidated.sum(axis=0)
         self.pos_trig += chunk.pos_triggered.sum(axis=0)
+        if self.partial_paths is not None:
+            self.partial_paths += (chunk.partial_closes > 0).sum(axis=0)
+            self.partial_sum += chunk.partial_closes.sum(axis=0, dtype=np.int64)
+            self.partial_notional_sum += chunk.partial_notional.sum(axis=0)
 
 
 def _hist_var_es(count: np.ndarray, total: np.ndarray, scale: float, n: int, a: float):
@@ -162,4 +175,16 @@ def stream_book_metrics(stats: StreamStats, k: int, step_hours: float) -> dict:
     out["fees_paid_mean"] = float(stats.sum_fees[k] / n)
     out["time_to_liquidation_hours"] = _ttl_quantiles(stats.ttl_hist[k], step_hours)
     out["loss_resolution"] = float(2.0 * stats.loss_scale[k] / LOSS_BINS)
+    if stats.partial_paths is not None:
+        out.update(stream_partial_metrics(stats, k))
     return out
+
+
+def stream_partial_metrics(stats: StreamStats, k: int) -> dict[str, float]:
+    """`stress.analysis.metrics.partial_close_metrics` for book k, from the accumulated sums."""
+    n = stats.n
+    return {
+        "p_partial_close": float(stats.partial_paths[k] / n),
+        "partial_closes_mean": float(stats.partial_sum[k] / n),
+        "partial_notional_mean": float(stats.partial_notional_sum[k] / n),
+    }

@@ -90,24 +90,41 @@ def compare_books(
     per-path results were kept (all of them unless the run was too big), scaled to the run.
     `cache` (a dict) keeps per-path arrays between calls on the same run.
     """
-    cache = {} if cache is None else cache
-    for k in (k_a, k_b):
-        if (k, metric) not in cache:
-            cache[k, metric] = _per_path(result, k, metric)
-    x_a, x_b = cache[k_a, metric], cache[k_b, metric]
-    d = paired_difference(x_a, x_b)
-    diff = result.metrics[k_a][metric] - result.metrics[k_b][metric]
-    se = (d["se"] or 0.0) * math.sqrt(x_a.shape[0] / result.paths)
-    lo, hi = diff - Z95 * se, diff + Z95 * se
+    out = paired_books(result, k_a, result, k_b, metric, cache, cache)
     return {
         "metric": metric,
         "mode": result.layout.books[k_a].mode,
         "versus": result.layout.books[k_b].mode,
-        "difference": diff,
-        "se": se,
-        "ci": [lo, hi],
-        "distinguishable": bool(lo > 0 or hi < 0),
+        **out,
     }
+
+
+def paired_books(
+    run_a: Outcomes,
+    k_a: int,
+    run_b: Outcomes,
+    k_b: int,
+    metric: str,
+    cache_a: dict | None = None,
+    cache_b: dict | None = None,
+) -> dict[str, Any]:
+    """Paired difference a - b of `metric` between book k_a of one run and book k_b of another
+    (or the same) run on the same paths: two modes of a portfolio, or one book on two venues.
+
+    Returns ``{"difference", "se", "ci", "distinguishable"}`` (see `compare_books`).
+    """
+    arrays = []
+    for run, k, cache in ((run_a, k_a, cache_a), (run_b, k_b, cache_b)):
+        cache = {} if cache is None else cache
+        if (k, metric) not in cache:
+            cache[k, metric] = _per_path(run, k, metric)
+        arrays.append(cache[k, metric])
+    x_a, x_b = arrays
+    d = paired_difference(x_a, x_b)
+    diff = run_a.metrics[k_a][metric] - run_b.metrics[k_b][metric]
+    se = (d["se"] or 0.0) * math.sqrt(x_a.shape[0] / run_a.paths)
+    lo, hi = diff - Z95 * se, diff + Z95 * se
+    return {"difference": diff, "se": se, "ci": [lo, hi], "distinguishable": bool(lo > 0 or hi < 0)}
 
 
 def _fmt(metric: str, x: float) -> str:

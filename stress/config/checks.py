@@ -142,7 +142,32 @@ def check_correlation(rows: list[list[float]], names: list[str]) -> None:
         )
 
 
+# which liquidation parameters each process reads
+_PROCESS_FIELDS = {
+    "residual": ("full_close", "tier_step_down", "fillable_price"),
+    "full_close_tiers": ("tier_step_down",),
+    "slice_above_usd": ("slices",),
+    "slice_fraction": ("slices",),
+    "cooldown_seconds": ("slices",),
+    "backstop": ("slices",),
+    "fill_maintenance_multiple": ("fillable_price",),
+}
+
+
+def check_liquidation(cfg: Config) -> None:
+    """A liquidation parameter written for another process than the one chosen is refused."""
+    liq = cfg.exchange.liquidation
+    for name in sorted(liq.model_fields_set & set(_PROCESS_FIELDS)):
+        used_by = _PROCESS_FIELDS[name]
+        if liq.process not in used_by:
+            fail(
+                f"exchange.liquidation.{name}",
+                f"only used by process {' and '.join(used_by)}, got process {liq.process}",
+            )
+
+
 def check_exchange(cfg: Config) -> None:
+    check_liquidation(cfg)
     for asset, market in cfg.exchange.markets.items():
         where = f"exchange.markets.{asset}"
         tiers = market.tiers

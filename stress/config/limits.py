@@ -58,3 +58,18 @@ MAX_VOL_MULTIPLIER = 100.0
 MAX_NAME = 100
 """Characters in a name (config, portfolio, scenario, asset, position id): it names folders and
 columns, and a file system refuses a folder name past 255 bytes."""
+
+MAX_SPREAD_BPS = 10_000.0
+"""A market's bid-ask spread, in basis points (100 %)."""
+
+MAX_IMPACT_K = 100.0
+"""The square-root impact law's coefficient (of order 1 in the literature)."""
+
+MIN_LIQUIDITY_MULTIPLIER = 1e-6
+"""A scenario's depth multiplier: down to a millionth of the book (a crash took 98 %)."""
+
+MAX_TIERS = 100
+"""Tiers in one market's table."""
+
+MAX_FILL_MULTIPLE = 100.0
+"""How many maintenance margins from the mark a fillable-price close may fill."""

@@ -109,25 +109,70 @@ class Tier(_Strict):
     maintenance_amount: float | None = Field(default=None, ge=0, le=L.MAX_TIER_CAP)
 
 
+class Liquidity(_Strict):
+    """The order book a liquidation close fills against (`stress.margin.slippage`): a close of
+    notional N fills ``spread_bps / 2 + impact_k * sigma_daily * sqrt(N / depth_usd)`` away
+    from the mark."""
+
+    depth_usd: Amount
+    spread_bps: float = Field(default=0.0, ge=0, le=L.MAX_SPREAD_BPS)
+    impact_k: float = Field(default=1.0, ge=0, le=L.MAX_IMPACT_K)
+
+
 class Market(_Strict):
     tiers: list[Tier] = Field(min_length=1)
+    liquidity: Liquidity | None = None  # None: closes fill at the mark
 
 
 class DefaultMarket(_Strict):
     mmr: float = Field(default=0.005, gt=0, lt=1)
     max_leverage: Leverage = 125.0
+    liquidity: Liquidity | None = None
 
 
 class Funding(_Strict):
     rate: float = Field(default=0.0, ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
     interval_hours: float = Field(default=8.0, ge=L.MIN_FUNDING_INTERVAL_HOURS, le=L.MAX_HOURS)
+    # the venue's cap on one interval's rate (a spike is clamped to it); None: no cap
+    cap: float | None = Field(default=None, gt=0, le=L.MAX_FUNDING_RATE)
+
+
+PROCESSES = ("full_close", "tier_step_down", "slices", "fillable_price")
+
+
+class Liquidation(_Strict):
+    """How the venue closes a bucket that breaches its maintenance (`stress.margin.processes`).
+
+    Each parameter belongs to one process (`stress.config.checks` refuses the others).
+    """
+
+    process: Literal["full_close", "tier_step_down", "slices", "fillable_price"] = "full_close"
+    # full_close and fillable_price: what is left after the fee goes to the trader (Bybit, dYdX,
+    # Hyperliquid's book closes) or to the venue's insurance fund (Binance, OKX)
+    residual: Literal["trader", "venue"] = "trader"
+    # tier_step_down: the lowest tiers, where a breach closes the whole position
+    full_close_tiers: int = Field(default=1, ge=1, le=L.MAX_TIERS)
+    # slices: positions above this notional are closed a fraction per slice, one slice per
+    # cooldown (at least one step apart); below backstop x maintenance the venue takes the bucket
+    slice_above_usd: float = Field(default=100_000.0, gt=0, le=L.MAX_AMOUNT)
+    slice_fraction: float = Field(default=0.2, gt=0, le=1)
+    cooldown_seconds: float = Field(default=30.0, ge=0, le=L.MAX_HOURS * 3600)
+    backstop: float = Field(default=2.0 / 3.0, gt=0, lt=1)
+    # fillable_price: the close fills at most this many maintenance margins from the mark
+    fill_maintenance_multiple: float = Field(default=1.5, gt=0, le=L.MAX_FILL_MULTIPLE)
+
+
+PRESETS = ("binance", "bybit", "okx", "hyperliquid", "dydx")
 
 
 class Exchange(_Strict):
+    # a shipped venue (`stress.venues.presets`); the fields written here override it
+    preset: Literal["binance", "bybit", "okx", "hyperliquid", "dydx"] | None = None
     liquidation_fee: float = Field(default=0.005, ge=0, lt=1)
     funding: Funding = Funding()
     markets: dict[str, Market] = {}
     default_market: DefaultMarket = DefaultMarket()
+    liquidation: Liquidation = Liquidation()
 
 
 class Account(_Strict):
@@ -201,7 +246,14 @@ class FundingSpike(_Strict):
     hours: float = Field(gt=0, le=L.MAX_HOURS)
 
 
-SCENARIO_EFFECTS = ("shock", "shocks", "vol_multiplier", "correlation_toward_one", "funding_spike")
+SCENARIO_EFFECTS = (
+    "shock",
+    "shocks",
+    "vol_multiplier",
+    "correlation_toward_one",
+    "funding_spike",
+    "liquidity_multiplier",
+)
 
 
 class Scenario(_Strict):
@@ -217,6 +269,8 @@ class Scenario(_Strict):
     vol_multiplier: float | None = Field(default=None, gt=0, le=L.MAX_VOL_MULTIPLIER)
     correlation_toward_one: float | None = Field(default=None, ge=0, le=1)
     funding_spike: FundingSpike | None = None
+    # every market's depth times this (0.02: the book lost 98 % of its depth, as on 10 Oct 2025)
+    liquidity_multiplier: float | None = Field(default=None, ge=L.MIN_LIQUIDITY_MULTIPLIER, le=1)
 
     @model_validator(mode="after")
     def _some_effect(self) -> Scenario:

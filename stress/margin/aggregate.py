@@ -111,3 +111,16 @@ def accumulate_nb(
                 j = 0
             loss_count[k, j] += 1
             loss_sum[k, j] += x
+
+
+@njit(cache=CACHE)
+def partials_to_books_nb(count, notional, bucket_book, book_count, book_notional):
+    """Per-bucket partial closes (n_paths, B) summed into books (n_paths, K), written."""
+    n_paths, n_buckets = count.shape
+    book_count[:] = 0
+    book_notional[:] = 0.0
+    for i in range(n_paths):
+        for b in range(n_buckets):
+            k = bucket_book[b]
+            book_count[i, k] += count[i, b]
+            book_notional[i, k] += notional[i, b]

@@ -1,8 +1,10 @@
 """The engine: price chunks in, per-path results of every book out.
 
 Prices are consumed chunk by chunk and dropped; what is kept per path is small (loss, first
-liquidation step, bad debt, which positions were liquidated), so the price array of the whole
-run is never held at once.
+liquidation step, bad debt, which positions were liquidated, partial closes under a process that
+has them), so the price array of the whole run is never held at once. The plain close (today's
+rules) runs `stress.margin.kernels`; any other liquidation process or a market with a book runs
+`stress.margin.process_kernels`.
 """
 
 from __future__ import annotations
@@ -13,17 +15,45 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from stress.errors import ConfigError
-from stress.margin.aggregate import BookResults, books_from_buckets_nb
+from stress.margin.aggregate import BookResults, books_from_buckets_nb, partials_to_books_nb
 from stress.margin.kernels import BLOCK, BucketResults, Buckets, Market, Tiers, mark_buckets_nb
 from stress.margin.layout import Layout
+from stress.margin.process_kernels import PartialResults, mark_buckets_process_nb
+from stress.margin.processes import DEFAULT_PROCESS, FULL_CLOSE, Process
+from stress.margin.slippage import Liquidity
 
 
 @dataclass(frozen=True)
 class MarketRules:
-    """Exchange settings the kernels need, already turned into arrays."""
+    """Exchange settings the kernels need, already turned into arrays.
+
+    With the default process (a whole close, the residual to the trader) and no market's book
+    (`liquidity` None) the run is `stress.margin.kernels`' plain close; any other setting runs
+    `stress.margin.process_kernels`.
+    """
 
     funding: np.ndarray  # (n_steps + 1,) float64: rate paid at each step (0 off the boundaries)
     liquidation_fee: float
+    process: Process = DEFAULT_PROCESS
+    liquidity: Liquidity | None = None  # per-asset books; None: every close fills at the mark
+
+    @property
+    def plain(self) -> bool:
+        """Whether the plain close of `stress.margin.kernels` is the whole story."""
+        process = self.process
+        return process.kind == FULL_CLOSE and process.residual_to_trader and self.liquidity is None
+
+    @property
+    def partial(self) -> bool:
+        """Whether the runs record partial closes (any process but ``full_close``)."""
+        return self.process.kind != FULL_CLOSE
+
+    def kernel_liquidity(self, n_assets: int) -> Liquidity:
+        """The books for the kernels: `liquidity`, or none at all (every close at the mark)."""
+        if self.liquidity is not None:
+            return self.liquidity
+        zeros = np.zeros(n_assets)
+        return Liquidity(np.zeros(n_assets, dtype=np.bool_), zeros, zeros, zeros, zeros + 1.0)
 
 
 @dataclass
@@ -34,11 +64,14 @@ class PathResults:
     first_liq_step: np.ndarray  # int32, -1 = never liquidated
     bad_debt: np.ndarray  # float64: deficits absorbed by the venue, summed over the buckets
     fees_paid: np.ndarray  # float64: liquidation fees paid, summed over the buckets
-    pos_liquidated: np.ndarray  # bool, per position of the layout
+    pos_liquidated: np.ndarray  # bool, per position of the layout: closed, whole or in part
     pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
+    # processes other than full_close only (else None): partial closes summed over the buckets
+    partial_closes: np.ndarray | None = None  # int32: how many
+    partial_notional: np.ndarray | None = None  # float64: notional they closed, at the mark
 
     @classmethod
-    def empty(cls, n_paths: int, layout: Layout) -> PathResults:
+    def empty(cls, n_paths: int, layout: Layout, partial: bool = False) -> PathResults:
         k, p = layout.n_books, layout.pos_qty.shape[0]
         return cls(
             final_equity=np.empty((n_paths, k)),
@@ -47,6 +80,8 @@ class PathResults:
             fees_paid=np.empty((n_paths, k)),
             pos_liquidated=np.empty((n_paths, p), dtype=bool),
             pos_triggered=np.empty((n_paths, p), dtype=bool),
+            partial_closes=np.empty((n_paths, k), dtype=np.int32) if partial else None,
+            partial_notional=np.empty((n_paths, k)) if partial else None,
         )
 
     def loss(self, layout: Layout) -> np.ndarray:
@@ -90,6 +125,27 @@ def tiers_of(layout: Layout) -> Tiers:
     )
 
 
+def _bucket_results(n_paths: int, n_buckets: int) -> BucketResults:
+    shape = (n_paths, n_buckets)
+    return BucketResults(
+        liq_step=np.empty(shape, dtype=np.int32),
+        value=np.empty(shape),
+        bad_debt=np.empty(shape),
+        fees_paid=np.empty(shape),
+        trigger=np.empty(shape, dtype=np.int32),
+    )
+
+
+def _checked_prices(rules: MarketRules, prices: np.ndarray) -> np.ndarray:
+    prices = np.ascontiguousarray(prices, dtype=np.float64)
+    if prices.shape[1] != rules.funding.shape[0]:
+        # the kernels index funding by step without bounds checks
+        raise ValueError(
+            f"prices have {prices.shape[1]} steps but the funding schedule {rules.funding.shape[0]}"
+        )
+    return prices
+
+
 def mark_chunk(
     layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bool = False, skip: bool = True
 ):
@@ -97,27 +153,50 @@ def mark_chunk(
 
     Returns a `BucketResults`; with `trace`, the pair (BucketResults, every bucket's value at
     every step, shape (n_paths, n_buckets, n_steps + 1)). `skip=False` marks every step (same
-    results).
+    results). Plain rules (`MarketRules.plain`) run `stress.margin.kernels`, others
+    `mark_chunk_partial`, whose partial closes are dropped here.
     """
-    prices = np.ascontiguousarray(prices, dtype=np.float64)
-    if prices.shape[1] != rules.funding.shape[0]:
-        # the kernels index funding by step without bounds checks
-        raise ValueError(
-            f"prices have {prices.shape[1]} steps but the funding schedule {rules.funding.shape[0]}"
-        )
-    n_paths = prices.shape[0]
-    shape = (n_paths, layout.n_buckets)
-    out = BucketResults(
-        liq_step=np.empty(shape, dtype=np.int32),
-        value=np.empty(shape),
-        bad_debt=np.empty(shape),
-        fees_paid=np.empty(shape),
-        trigger=np.empty(shape, dtype=np.int32),
-    )
-    values = np.empty((*shape, prices.shape[1]) if trace else (0, 0, 0))
+    if not rules.plain:
+        out = mark_chunk_partial(layout, rules, prices, trace, skip)
+        return (out[0], out[2]) if trace else out[0]
+    prices = _checked_prices(rules, prices)
+    out = _bucket_results(prices.shape[0], layout.n_buckets)
+    values = np.empty((prices.shape[0], layout.n_buckets, prices.shape[1]) if trace else (0, 0, 0))
     market = market_of(rules, prices.shape[1])
     mark_buckets_nb(prices, market, buckets_of(layout), tiers_of(layout), skip, out, values)
     return (out, values) if trace else out
+
+
+def mark_chunk_partial(
+    layout: Layout, rules: MarketRules, prices: np.ndarray, trace: bool = False, skip: bool = True
+):
+    """Run the process kernel (`stress.margin.process_kernels`) on one chunk, whatever the rules.
+
+    Returns (BucketResults, PartialResults), with `trace` (BucketResults, PartialResults, every
+    bucket's value at every step).
+    """
+    prices = _checked_prices(rules, prices)
+    n_paths, n_times, n_assets = prices.shape
+    out = _bucket_results(n_paths, layout.n_buckets)
+    partial = PartialResults(
+        count=np.empty((n_paths, layout.n_buckets), dtype=np.int32),
+        notional=np.empty((n_paths, layout.n_buckets)),
+        pos_closed=np.empty((n_paths, layout.pos_qty.shape[0]), dtype=np.bool_),
+    )
+    values = np.empty((n_paths, layout.n_buckets, n_times) if trace else (0, 0, 0))
+    mark_buckets_process_nb(
+        prices,
+        market_of(rules, n_times),
+        buckets_of(layout),
+        tiers_of(layout),
+        rules.process,
+        rules.kernel_liquidity(n_assets),
+        skip,
+        out,
+        partial,
+        values,
+    )
+    return (out, partial, values) if trace else (out, partial)
 
 
 def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) -> np.ndarray:
@@ -144,6 +223,25 @@ def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults,
     books_from_buckets_nb(
         buckets, layout.bucket_book, layout.bucket_start, layout.bucket_end, layout.book_free, books
     )
+
+
+def mark_books(layout: Layout, rules: MarketRules, prices: np.ndarray, out: PathResults) -> None:
+    """Mark a chunk of m paths and store every book's results in `out` (m rows)."""
+    rows = slice(0, prices.shape[0])
+    if rules.plain:
+        books_from_buckets(layout, mark_chunk(layout, rules, prices), out, rows)
+        return
+    buckets, partial = mark_chunk_partial(layout, rules, prices)
+    books_from_buckets(layout, buckets, out, rows)
+    out.pos_liquidated[rows] = partial.pos_closed  # a process may close only some positions
+    if out.partial_closes is not None:
+        partials_to_books_nb(
+            partial.count,
+            partial.notional,
+            layout.bucket_book,
+            out.partial_closes[rows],
+            out.partial_notional[rows],
+        )
 
 
 def _refuse_non_finite(layout: Layout, chunk: PathResults, first: int) -> None:
@@ -187,19 +285,20 @@ def evaluate(
     PathResults of the first `keep_paths` paths.
     """
     keep = n_paths if keep_paths is None else min(n_paths, keep_paths)
-    out = PathResults.empty(keep, layout)
+    out = PathResults.empty(keep, layout, rules.partial)
     done = 0
     for first, prices in chunks:
         m = prices.shape[0]
-        chunk = PathResults.empty(m, layout)
-        books_from_buckets(layout, mark_chunk(layout, rules, prices), chunk, slice(0, m))
+        chunk = PathResults.empty(m, layout, rules.partial)
+        mark_books(layout, rules, prices, chunk)
         _refuse_non_finite(layout, chunk, first)
         if on_chunk is not None:
             on_chunk(chunk)
         if first < keep:
             rows = min(m, keep - first)
             for f in fields(PathResults):
-                getattr(out, f.name)[first : first + rows] = getattr(chunk, f.name)[:rows]
+                if getattr(chunk, f.name) is not None:
+                    getattr(out, f.name)[first : first + rows] = getattr(chunk, f.name)[:rows]
         done += m
         if progress is not None:
             progress(m)

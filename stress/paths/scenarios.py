@@ -122,6 +122,8 @@ def describe(cfg: Config, scenario: Scenario) -> str:
         parts.append(f"vol x{scenario.vol_multiplier:g}")
     if scenario.correlation_toward_one is not None:
         parts.append(f"correlations {scenario.correlation_toward_one:.0%} of the way to 1")
+    if scenario.liquidity_multiplier is not None:
+        parts.append(f"order-book depth x{scenario.liquidity_multiplier:g}")
     spike = scenario.funding_spike
     if spike is not None:
         parts.append(

@@ -7,11 +7,15 @@ results the run kept (all of them unless the run streamed past its memory budget
 * ``scenario``, ``portfolio``, ``mode`` (categorical), ``path`` (int64, 0-based, the path's
   index in the run: path i is the same draw in every book and scenario);
 * ``liquidation_step`` (Int32) and ``liquidation_hours`` (Float64): the book's first
-  liquidation, null when none;
+  liquidation (partial or full), null when none;
 * ``final_equity``, ``loss`` (initial equity - final equity), ``bad_debt`` (the deficit the venue
   absorbs, summed over the book's liquidations) and ``fees_paid`` (liquidation fees paid), float64;
+* with a liquidation process other than ``full_close`` only (`stress.margin.processes`):
+  ``partial_closes`` (int32, how many partial closes the book's buckets had on the path) and
+  ``partial_notional`` (float64, the notional they closed, at the mark);
 * ``liquidated.<id>`` (boolean), one column per position id of any portfolio: whether that
-  position was liquidated on the path; null for books whose portfolio has no such position.
+  position was liquidated (closed whole, or in part by a partial process) on the path; null for
+  books whose portfolio has no such position.
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ def _frame(result: RunResult, ids: list[str], scenarios: list[str]) -> pd.DataFr
     for name in ("final_equity", "loss", "bad_debt", "fees_paid"):
         values = res.loss(layout)[:n] if name == "loss" else getattr(res, name)[:n]
         columns[name] = np.ascontiguousarray(values.T).reshape(-1)
+    if res.partial_closes is not None:
+        for name in ("partial_closes", "partial_notional"):
+            columns[name] = np.ascontiguousarray(getattr(res, name)[:n].T).reshape(-1)
     flags = np.zeros((len(ids), rows), dtype=bool)
     missing = np.ones((len(ids), rows), dtype=bool)
     column_of = {pid: j for j, pid in enumerate(ids)}

@@ -34,6 +34,7 @@ from stress.portfolios.resolve import (
     market_tables,
 )
 from stress.portfolios.sweep import SweepExpansion, expand
+from stress.venues.presets import apply_preset
 from stress.venues.tiers import TierTable
 
 ConfigLike = Config | dict | str
@@ -151,9 +152,11 @@ def time_grid(cfg: Config) -> TimeGrid:
 
 
 def _books(cfg: Config) -> tuple[Config, History | None, SweepExpansion | None, list]:
-    """The history read, the whole-book rules checked and the portfolios resolved, in the
-    order a reader checks a file: model, exchange, scenarios, then each portfolio."""
+    """The history read, the venue's preset applied, the whole-book rules checked and the
+    portfolios resolved, in the order a reader checks a file: model, exchange, scenarios, then
+    each portfolio."""
     cfg, history = resolve_history(cfg)
+    cfg = apply_preset(cfg)  # the venue's data, under the fields the config writes
     check_markets(cfg)
     check_scenario_assets(cfg)
     if cfg.sweep is not None:
@@ -222,7 +225,7 @@ def prepare(
         portfolios=portfolios,
         tables=tables,
         layout=layout,
-        rules=market_rules(cfg, grid),
+        rules=market_rules(cfg, grid, model_spec(cfg, history)),
         grid=grid,
         spec=model_spec(cfg, history),
         paths=n_paths,

@@ -167,7 +167,7 @@ def test_calibrate_refuses_an_unwritable_file_before_fitting(tmp_path):
 
 def test_an_ignored_sigint_stays_ignored():
     # a job started in the background by a script ignores SIGINT; the command must not undo that
-    from stress.cli import _signals_raise
+    from stress.cli.app import _signals_raise
 
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

@@ -51,7 +51,7 @@ from stress.config import parse_config
         ),
         pytest.param(
             [("exchange.funding", {"rate": 0.0001, "interval": 8})],
-            ["exchange.funding.interval: unknown key (allowed: interval_hours, rate)"],
+            ["exchange.funding.interval: unknown key (allowed: cap, interval_hours, rate)"],
             id="unknown-funding-field",
         ),
         pytest.param(

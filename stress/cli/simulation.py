@@ -1,0 +1,131 @@
+"""`stress run` and `stress compare` (also across venues)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stress.cli.app import (
+    ConfigArg,
+    JsonOpt,
+    ObjectiveOpt,
+    PathsOpt,
+    SeedOpt,
+    app,
+    err,
+    on_interrupt,
+    out,
+    prepare_plan,
+    progress_runner,
+    run_note,
+    simulate_plan,
+)
+from stress.errors import one_line
+from stress.output.files import OutputFolder
+from stress.output.terminal import print_comparison
+
+
+@app.command("run")
+def run_cmd(
+    config: ConfigArg,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder [default: reports/<name>/]."),
+    ] = None,
+    paths: PathsOpt = None,
+    seed: SeedOpt = None,
+    objective: ObjectiveOpt = "es_99",
+    per_path: Annotated[
+        bool,
+        typer.Option(
+            "--per-path",
+            help="Also write paths.parquet: every path's outcome per scenario, portfolio and mode.",
+        ),
+    ] = False,
+) -> None:
+    """Full stress run: writes report.html, summary.json, results.parquet and manifest.json."""
+    import warnings
+
+    from stress.output.publish import check_output_names, output_names, write_outputs
+    from stress.pipeline.per_path import kept_note
+
+    plan = prepare_plan(config, paths, seed, objective)
+    name = plan.config.name
+    folder = OutputFolder(out_dir if out_dir is not None else Path("reports") / name, "--out")
+    with on_interrupt(lambda: run_note(folder)):
+        # Held from before simulating: a folder that cannot be written, a folder in the way of
+        # an output or a concurrent run into it is found before any work.
+        with folder:
+            check_output_names(folder.path, output_names(per_path), "--out")
+            result = simulate_plan(plan)
+            data = result.to_dict()
+            table = None
+            if per_path:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # said below, in the CLI's words
+                    table = result.per_path()
+            written = write_outputs(result, folder.path, data, per_path=table)
+        print_comparison(out, data)
+        err.print(one_line(f"wrote {', '.join(str(p) for p in written.values())}"), markup=False)
+        note = kept_note(result) if per_path else None
+        if note is not None:
+            err.print(f"note: --per-path: paths.parquet: {note}", markup=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    config: ConfigArg,
+    paths: PathsOpt = None,
+    seed: SeedOpt = None,
+    as_json: JsonOpt = False,
+    objective: ObjectiveOpt = "es_99",
+    venues: Annotated[
+        str | None,
+        typer.Option(
+            "--venues",
+            help="Comma-separated presets (see `stress venues`): run the book on each venue, "
+            "its exchange block replaced by the preset, on the same paths; the first is the "
+            "reference the others are compared with.",
+        ),
+    ] = None,
+):
+    """The margin modes side by side for each portfolio (same paths for every mode)."""
+    from stress.output.publish import json_text
+
+    if venues is not None:
+        _compare_venues(config, venues, paths, seed, as_json)
+        return
+    result = simulate_plan(prepare_plan(config, paths, seed, objective))
+    data = result.to_dict()
+    if as_json:
+        print(json_text(data), end="")
+    else:
+        print_comparison(out, data)
+
+
+def _compare_venues(
+    config: Path, venues: str, paths: int | None, seed: int | None, as_json: bool
+) -> None:
+    from stress.config.load import load_config
+    from stress.output.publish import json_text
+    from stress.output.venue_table import print_venues
+    from stress.pipeline.prepare import CLI_NAMES, check_overrides
+    from stress.pipeline.simulate import simulate
+    from stress.pipeline.venues import parse_venues, prepare_venues, venue_table
+
+    names = parse_venues(venues)
+    check_overrides(paths, seed, names=CLI_NAMES)
+    plans = prepare_venues(load_config(config), names, paths, seed, CLI_NAMES)
+    bar, tick = progress_runner(sum(p.paths * (1 + len(p.config.scenarios)) for p in plans))
+    if bar is None:
+        results = [simulate(plan) for plan in plans]
+    else:
+        with bar:
+            results = [simulate(plan, tick) for plan in plans]
+    data = venue_table(names, results)
+    if as_json:
+        print(json_text(data), end="")
+    else:
+        print_venues(out, data)

@@ -1,0 +1,297 @@
+"""Compiled marking of buckets under a liquidation process other than today's plain close.
+
+`stress.margin.kernels.mark_buckets_nb` closes a breached bucket whole, at the mark, the
+residual to the trader; the engine runs it whenever that is the configured process and no market
+has a book (`stress.margin.slippage`), so those runs are untouched. Every other run comes here:
+each bucket is marked with its configured positions, skipping safe stretches exactly as there,
+up to its first breach (`scan_bucket_nb`); then the process acts (`stress.margin.processes`).
+A full close ends the bucket. A partial close copies the bucket's positions into a local bucket
+(quantities of this path only; the shared arrays are read-only) and marks it step by step from
+the next step on, acting again at each breach, until a full close or the horizon.
+
+As in `stress.margin.kernels`, the parallel kernel binds every output field to a local name
+before its prange loop (numba drops writes made there through a named tuple's attribute).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from stress.margin.kernels import (
+    BLOCK,
+    CACHE,
+    GROUP,
+    Buckets,
+    Outcome,
+    funding_nb,
+    pay_stretch_nb,
+    price_extremes_nb,
+    stretch_is_safe_nb,
+    surplus_parts_nb,
+    trigger_nb,
+)
+from stress.margin.processes import (
+    FILLABLE_PRICE,
+    FULL_CLOSE,
+    SLICES,
+    close_all_nb,
+    slice_nb,
+    step_down_nb,
+)
+
+
+class PartialResults(NamedTuple):
+    """Partial closes of a chunk of paths: per bucket (n_paths, B), per position (n_paths, P)."""
+
+    count: np.ndarray  # int32: partial closes of the bucket on the path
+    notional: np.ndarray  # float64: notional closed by them, at the mark
+    pos_closed: np.ndarray  # bool: the position was closed, in part or whole, by a liquidation
+
+
+class Scan(NamedTuple):
+    """A bucket marked with its configured positions up to its first breach (or the horizon)."""
+
+    step: int  # first step where equity <= maintenance, or -1
+    paid: float  # funding paid up to and including that step (or the horizon)
+    equity: float  # collateral - paid + unrealised PnL there
+    maint: float  # maintenance there (0.0 at the horizon: not computed)
+    notional: float  # the positions' notional there (0.0 at the horizon)
+
+
+@njit(cache=CACHE)
+def scan_bucket_nb(prices, b, market, buckets, tiers, lo, hi, skip, trace):
+    """Mark bucket `b` along one path up to the first step where collateral + unrealised PnL -
+    funding paid <= maintenance (step 0 included), skipping the stretches that provably cannot
+    get there. Funding is charged at each interval boundary before that step's check.
+
+    This is `stress.margin.kernels.mark_bucket_nb`'s loop, stopped at the breach rather than
+    closing there, the same arithmetic in the same order. The plain kernel keeps its own copy:
+    calling this from it measured about 18 % slower on the benchmark's quick workload.
+
+    Parameters
+    ----------
+    prices : ndarray (n_steps + 1, n_assets), one path
+    market : Market
+    buckets : Buckets
+    tiers : Tiers
+    lo, hi : ndarray (n_rows, n_assets): lows and highs from `price_extremes_nb`
+    skip : bool, skip stretches that provably cannot liquidate
+    trace : ndarray (n_steps + 1,) to record the bucket's equity at every step marked, or empty
+
+    Returns
+    -------
+    Scan
+    """
+    funding, block_funding = market.funding, market.block_funding
+    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
+    collateral = buckets.bucket_collateral[b]
+    n_times = prices.shape[0]
+    recording = trace.shape[0] == n_times
+    paid = 0.0
+    n_blocks = (n_times + BLOCK - 1) // BLOCK
+    n_groups = (n_blocks + GROUP - 1) // GROUP
+    whole = n_blocks + n_groups  # rows of lo/hi: blocks, then groups of blocks, then the path
+    fast = skip and not recording
+    if fast and stretch_is_safe_nb(
+        prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, b, market, buckets, tiers
+    ):
+        paid = pay_stretch_nb(prices, 0, block_funding[n_blocks], paid, b, market, buckets)
+        pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, buckets, tiers)
+        return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
+    for g in range(n_groups):
+        j0 = g * GROUP
+        j1 = min(j0 + GROUP, n_blocks)
+        f0, f1 = block_funding[j0], block_funding[j1]
+        row = n_blocks + g
+        if fast and stretch_is_safe_nb(
+            prices, lo[row], hi[row], f0, f1, paid, b, market, buckets, tiers
+        ):
+            paid = pay_stretch_nb(prices, f0, f1, paid, b, market, buckets)
+            continue
+        for j in range(j0, j1):
+            f0, f1 = block_funding[j], block_funding[j + 1]
+            if fast and stretch_is_safe_nb(
+                prices, lo[j], hi[j], f0, f1, paid, b, market, buckets, tiers
+            ):
+                paid = pay_stretch_nb(prices, f0, f1, paid, b, market, buckets)
+                continue
+            for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
+                if funding[t] != 0.0:
+                    paid += funding_nb(prices, t, funding[t], start, end, buckets)
+                pnl, maint, notional = surplus_parts_nb(prices, t, start, end, buckets, tiers)
+                equity = (collateral - paid) + pnl
+                if recording:
+                    trace[t] = equity
+                if equity <= maint:
+                    return Scan(t, paid, equity, maint, notional)
+    pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, buckets, tiers)
+    return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
+
+
+@njit(cache=CACHE)
+def breach_nb(
+    prices, t, equity, maint, waiting, local, market, tiers, process, liquidity, closed, first
+):
+    """Act on a breach of the local bucket at step t.
+
+    Returns (finished, cut, equity after, notional cut, fees paid, kept, bad debt): `cut` when
+    a partial close happened, `finished` when the bucket is closed (what the trader keeps and
+    the bad debt are then set). `waiting`: a slice's cooldown is not over; `first`: the index
+    in `closed` of the local bucket's first position.
+    """
+    if process.kind == SLICES:
+        if equity < process.backstop * maint:
+            closed[first : first + local.bucket_end[0]] = True
+            return True, False, equity, 0.0, 0.0, 0.0, max(-equity, 0.0)
+        if waiting:
+            return False, False, equity, 0.0, 0.0, 0.0, 0.0
+        eq, cut_n, fees = slice_nb(
+            prices, t, equity, local, market, process, liquidity, closed, first
+        )
+    elif equity < 0.0:
+        eq, cut_n, fees = equity, -1.0, 0.0
+    else:
+        eq, cut_n, fees = step_down_nb(
+            prices, t, equity, local, market, tiers, process, liquidity, closed, first
+        )
+    cut = cut_n >= 0.0
+    if cut and eq >= 0.0:
+        return False, True, eq, cut_n, fees, 0.0, 0.0
+    # every position in the lowest tiers, a slice that would leave nothing, or bankrupt after
+    # the cut: the rest is closed whole
+    kept, bad, fee = close_all_nb(prices, t, eq, 0, market, local, tiers, process, liquidity)
+    closed[first : first + local.bucket_end[0]] = True
+    return True, cut, eq, max(cut_n, 0.0), fees + fee, kept, bad
+
+
+@njit(cache=CACHE)
+def mark_partial_nb(prices, scan, b, market, buckets, tiers, process, liquidity, trace, closed):
+    """From a bucket's first breach (`scan`) on: act at every breach, mark step by step between.
+
+    `closed` is the path's per-position row. Returns (Outcome, partial closes, notional cut).
+    """
+    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
+    n_pos = end - start
+    # the local bucket (one bucket, positions 0..n_pos): this path's quantities and collateral
+    local = Buckets(
+        buckets.pos_asset[start:end],
+        buckets.pos_qty[start:end].copy(),
+        buckets.pos_entry[start:end],
+        np.zeros(1, dtype=np.int64),
+        np.full(1, n_pos, dtype=np.int64),
+        np.full(1, buckets.bucket_collateral[b]),
+    )
+    funding = market.funding
+    n_times = prices.shape[0]
+    recording = trace.shape[0] == n_times
+    t = scan.step
+    paid, equity, maint = scan.paid, scan.equity, scan.maint
+    trigger = trigger_nb(prices, t, start, end, buckets)
+    count, cut_total, fees = 0, 0.0, 0.0
+    next_slice = t
+    while t < n_times:
+        finished, cut, eq, cut_n, fee, kept, bad = breach_nb(
+            prices, t, equity, maint, t < next_slice, local, market, tiers, process, liquidity,
+            closed, start,
+        )  # fmt: skip
+        fees += fee
+        if cut:
+            count += 1
+            cut_total += cut_n
+            next_slice = t + process.cooldown_steps
+            if recording:
+                trace[t] = eq
+        if finished:
+            if recording:
+                trace[t:] = kept
+            return Outcome(scan.step, kept, bad, fees, trigger), count, cut_total
+        t += 1
+        while t < n_times:
+            if funding[t] != 0.0:
+                paid += funding_nb(prices, t, funding[t], 0, n_pos, local)
+            pnl, maint, _ = surplus_parts_nb(prices, t, 0, n_pos, local, tiers)
+            equity = (local.bucket_collateral[0] - paid) + pnl
+            if recording:
+                trace[t] = equity
+            if equity <= maint:
+                break
+            t += 1
+    pnl, _, _ = surplus_parts_nb(prices, n_times - 1, 0, n_pos, local, tiers)
+    value = (local.bucket_collateral[0] - paid) + pnl
+    return Outcome(scan.step, value, 0.0, fees, trigger), count, cut_total
+
+
+@njit(cache=CACHE)
+def mark_bucket_process_nb(
+    prices, b, market, buckets, tiers, process, liquidity, lo, hi, skip, trace, closed
+):
+    """Mark bucket `b` along one path under the process: (Outcome, partial closes, notional).
+
+    Parameters: as `stress.margin.kernels.mark_bucket_nb`, plus the `Process`, the
+    `stress.margin.slippage.Liquidity` and `closed`, the path's (P,) row of per-position flags
+    (the bucket's are written).
+    """
+    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
+    closed[start:end] = False
+    scan = scan_bucket_nb(prices, b, market, buckets, tiers, lo, hi, skip, trace)
+    t = scan.step
+    if t < 0:
+        return Outcome(-1, scan.equity, 0.0, 0.0, -1), 0, 0.0
+    if process.kind == FULL_CLOSE or process.kind == FILLABLE_PRICE:
+        kept, bad, fee = close_all_nb(
+            prices, t, scan.equity, b, market, buckets, tiers, process, liquidity
+        )
+        if trace.shape[0] == prices.shape[0]:
+            trace[t:] = kept
+        closed[start:end] = True
+        trigger = trigger_nb(prices, t, start, end, buckets)
+        return Outcome(t, kept, bad, fee, trigger), 0, 0.0
+    return mark_partial_nb(
+        prices, scan, b, market, buckets, tiers, process, liquidity, trace, closed
+    )
+
+
+@njit(cache=CACHE, parallel=True)
+def mark_buckets_process_nb(
+    prices, market, buckets, tiers, process, liquidity, skip, out, partial, out_trace
+):
+    """Mark every bucket along every path of a chunk under the process.
+
+    Parameters
+    ----------
+    prices, market, buckets, tiers, skip, out, out_trace : as
+        `stress.margin.kernels.mark_buckets_nb`
+    process : `stress.margin.processes.Process`
+    liquidity : `stress.margin.slippage.Liquidity` (every asset without a book: fills at the mark)
+    partial : PartialResults, written
+    """
+    n_paths, n_times, n_assets = prices.shape
+    n_buckets = buckets.bucket_collateral.shape[0]
+    n_blocks = (n_times + BLOCK - 1) // BLOCK
+    n_rows = n_blocks + (n_blocks + GROUP - 1) // GROUP + 1
+    record = out_trace.shape[0] == n_paths
+    no_trace = np.empty(0)
+    liq_step, value, bad_debt, fees_paid = out.liq_step, out.value, out.bad_debt, out.fees_paid
+    trigger = out.trigger
+    count, notional, pos_closed = partial.count, partial.notional, partial.pos_closed
+    for i in prange(n_paths):
+        path = prices[i]
+        lo = np.empty((n_rows, n_assets))
+        hi = np.empty((n_rows, n_assets))
+        price_extremes_nb(path, lo, hi)
+        closed = pos_closed[i]
+        for b in range(n_buckets):
+            trace = out_trace[i, b] if record else no_trace
+            outcome, n_cut, cut = mark_bucket_process_nb(
+                path, b, market, buckets, tiers, process, liquidity, lo, hi, skip, trace, closed
+            )
+            liq_step[i, b] = outcome.step
+            value[i, b] = outcome.value
+            bad_debt[i, b] = outcome.bad_debt
+            fees_paid[i, b] = outcome.fee_paid
+            trigger[i, b] = outcome.trigger
+            count[i, b] = n_cut
+            notional[i, b] = cut
