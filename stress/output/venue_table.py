@@ -32,6 +32,9 @@ def venue_rows(data: dict[str, Any], port: dict[str, Any]) -> Table:
     table.add_column(f"ES99 vs {ref}", justify="right")
     for mode, rows in port["modes"].items():
         for venue, row in rows.items():
+            if not row.get("feasible", True):
+                table.add_row(mode, venue, "cannot be opened on this venue", "", "", "", "")
+                continue
             lo, hi = row["p_liquidation_ci"]
             versus = row.get("versus_" + ref)
             table.add_row(

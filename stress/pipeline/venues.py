@@ -60,32 +60,54 @@ def _outcomes(result: RunResult) -> Outcomes:
     return Outcomes(result.layout, result.results, result.portfolios, result.metrics, result.paths)
 
 
+def _venue_row(result: RunResult, k: int) -> dict[str, Any]:
+    m = result.metrics[k]
+    return {
+        "p_liquidation": m["p_liquidation"],
+        "p_liquidation_ci": m["p_liquidation_ci"],
+        "es_99": m["es_99"],
+        "bad_debt_mean": m["bad_debt_mean"],
+    }
+
+
+def _books_by_name(result: RunResult) -> dict[tuple[str, str], int]:
+    """(portfolio name, mode) -> book index: a sweep keeps only the points a venue can open,
+    so the same portfolio can sit at another index, or be missing, on another venue."""
+    return {
+        (result.portfolios[book.portfolio].name, book.mode): k
+        for k, book in enumerate(result.layout.books)
+    }
+
+
 def venue_table(venues: list[str], results: list[RunResult]) -> dict[str, Any]:
     """The comparison as JSON-ready data: per portfolio and mode, each venue's P(liq) with its
-    interval, ES99 and mean bad debt, and each venue's paired difference from the first."""
+    interval, ES99 and mean bad debt, and each venue's paired difference from the first.
+
+    Portfolios are those of the first venue; a sweep point another venue cannot open is
+    ``{"feasible": false}`` there.
+    """
     ref = results[0]
     runs = [_outcomes(r) for r in results]
+    index = [_books_by_name(r) for r in results]
     caches: list[dict] = [{} for _ in results]
     ports = []
     for k_port, port in enumerate(ref.portfolios):
         modes: dict[str, dict] = {}
         for k in ref.books_of(k_port):
-            rows = {}
-            for v, (venue, result) in enumerate(zip(venues, results, strict=True)):
-                m = result.metrics[k]
-                row = {
-                    "p_liquidation": m["p_liquidation"],
-                    "p_liquidation_ci": m["p_liquidation_ci"],
-                    "es_99": m["es_99"],
-                    "bad_debt_mean": m["bad_debt_mean"],
+            mode = ref.layout.books[k].mode
+            rows = {venues[0]: _venue_row(ref, k)}
+            for v in range(1, len(venues)):
+                kv = index[v].get((port.name, mode))
+                if kv is None:
+                    rows[venues[v]] = {"feasible": False}
+                    continue
+                row = _venue_row(results[v], kv)
+                row["versus_" + venues[0]] = {
+                    metric: paired_books(runs[v], kv, runs[0], k, metric, caches[v], caches[0])
+                    for metric in COMPARED
                 }
-                if v > 0:
-                    row["versus_" + venues[0]] = {
-                        metric: paired_books(runs[v], k, runs[0], k, metric, caches[v], caches[0])
-                        for metric in COMPARED
-                    }
-                rows[venue] = row
-            modes[ref.layout.books[k].mode] = rows
+                rows[venues[v]] = row
+            modes[mode] = rows
         ports.append({"name": port.name, "modes": modes})
     return {
         "name": ref.config.name,

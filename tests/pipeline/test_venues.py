@@ -99,3 +99,20 @@ def test_the_command_line(tmp_path):
     assert all(p["snapshot"] and p["sources"] and p["process"] for p in presets)
     bad = run_stress("compare", path, "--venues", "binance", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --venues:")
+
+
+def test_sweep_points_a_venue_cannot_open_are_marked_not_compared():
+    book = copy.deepcopy(BOOK)
+    base = {"account": book.pop("account"), "positions": book.pop("positions")}
+    base["account"]["wallet"] = 20000
+    book["sweep"] = {"base": base, "grid": {"leverage": [10, 30]}}  # dYdX allows 20x at most
+    book["simulation"]["paths"] = 256
+    table = compare_venues(stress.load_config(book), ["binance", "dydx"])
+    feasible = {
+        port["name"]: rows["dydx"].get("feasible", True)
+        for port in table["portfolios"]
+        for rows in port["modes"].values()
+    }
+    assert sorted(feasible.values()) == [False, True]
+    opened = next(p for p in table["portfolios"] if feasible[p["name"]])
+    assert "versus_binance" in opened["modes"]["cross"]["dydx"]
