@@ -117,14 +117,21 @@ def _compare_venues(
 
     names = parse_venues(venues)
     check_overrides(paths, seed, names=CLI_NAMES)
-    plans = prepare_venues(load_config(config), names, paths, seed, CLI_NAMES)
-    bar, tick = progress_runner(sum(p.paths * (1 + len(p.config.scenarios)) for p in plans))
+    plans, refused = prepare_venues(load_config(config), names, paths, seed, CLI_NAMES)
+    for venue, reason in refused.items():
+        err.print(one_line(f"note: venue {venue} cannot open the book: {reason}"), markup=False)
+    ready = [p for p in plans if p is not None]
+    bar, tick = progress_runner(sum(p.paths * (1 + len(p.config.scenarios)) for p in ready))
+
+    def run_all():
+        return [None if p is None else simulate(p, tick) for p in plans]
+
     if bar is None:
-        results = [simulate(plan) for plan in plans]
+        results = run_all()
     else:
         with bar:
-            results = [simulate(plan, tick) for plan in plans]
-    data = venue_table(names, results)
+            results = run_all()
+    data = venue_table(names, results, refused)
     if as_json:
         print(json_text(data), end="")
     else:

@@ -33,7 +33,7 @@ def venue_rows(data: dict[str, Any], port: dict[str, Any]) -> Table:
     for mode, rows in port["modes"].items():
         for venue, row in rows.items():
             if not row.get("feasible", True):
-                table.add_row(mode, venue, "cannot be opened on this venue", "", "", "", "")
+                table.add_row(mode, venue, "cannot be opened here", "", "", "", "")
                 continue
             lo, hi = row["p_liquidation_ci"]
             versus = row.get("versus_" + ref)

@@ -45,15 +45,23 @@ def prepare_venues(
     paths: int | None = None,
     seed: int | None = None,
     names: dict[str, str] = API_NAMES,
-) -> list[Plan]:
-    """One plan per venue, all checked before any is simulated."""
-    plans = []
-    for venue in venues:
+) -> tuple[list[Plan | None], dict[str, str]]:
+    """One plan per venue, all checked before any is simulated.
+
+    A venue that cannot open the book (a leverage above its tier, a wallet its margins exceed)
+    gets no plan and its reason in the second value; the first venue, the reference, must.
+    """
+    plans: list[Plan | None] = []
+    refused: dict[str, str] = {}
+    for i, venue in enumerate(venues):
         try:
             plans.append(prepare(on_venue(cfg, venue), paths, seed, names=names))
         except ConfigError as exc:
-            raise ConfigError(f"venue {venue}: {exc}") from None
-    return plans
+            if i == 0:
+                raise ConfigError(f"venue {venue}: {exc}") from None
+            plans.append(None)
+            refused[venue] = str(exc)
+    return plans, refused
 
 
 def _outcomes(result: RunResult) -> Outcomes:
@@ -79,16 +87,20 @@ def _books_by_name(result: RunResult) -> dict[tuple[str, str], int]:
     }
 
 
-def venue_table(venues: list[str], results: list[RunResult]) -> dict[str, Any]:
+def venue_table(
+    venues: list[str], results: list[RunResult | None], refused: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The comparison as JSON-ready data: per portfolio and mode, each venue's P(liq) with its
     interval, ES99 and mean bad debt, and each venue's paired difference from the first.
 
-    Portfolios are those of the first venue; a sweep point another venue cannot open is
-    ``{"feasible": false}`` there.
+    Portfolios are those of the first venue; a venue that cannot open the book (``refused``,
+    from `prepare_venues`, with ``results`` None there), or a sweep point it cannot open, is
+    ``{"feasible": false}`` there, with the reason when the whole book was refused.
     """
+    refused = refused or {}
     ref = results[0]
-    runs = [_outcomes(r) for r in results]
-    index = [_books_by_name(r) for r in results]
+    runs = [None if r is None else _outcomes(r) for r in results]
+    index = [{} if r is None else _books_by_name(r) for r in results]
     caches: list[dict] = [{} for _ in results]
     ports = []
     for k_port, port in enumerate(ref.portfolios):
@@ -100,6 +112,8 @@ def venue_table(venues: list[str], results: list[RunResult]) -> dict[str, Any]:
                 kv = index[v].get((port.name, mode))
                 if kv is None:
                     rows[venues[v]] = {"feasible": False}
+                    if venues[v] in refused:
+                        rows[venues[v]]["reason"] = refused[venues[v]]
                     continue
                 row = _venue_row(results[v], kv)
                 row["versus_" + venues[0]] = {
@@ -115,6 +129,7 @@ def venue_table(venues: list[str], results: list[RunResult]) -> dict[str, Any]:
         "seed": ref.seed,
         "venues": venues,
         "reference": venues[0],
+        "refused": refused,
         "portfolios": ports,
     }
 
@@ -128,6 +143,6 @@ def compare_venues(
     names: dict[str, str] = API_NAMES,
 ) -> dict[str, Any]:
     """Run the config on every venue (see the module docstring) and compare them."""
-    plans = prepare_venues(cfg, venues, paths, seed, names)
-    results = [simulate(plan, progress) for plan in plans]
-    return venue_table(venues, results)
+    plans, refused = prepare_venues(cfg, venues, paths, seed, names)
+    results = [None if plan is None else simulate(plan, progress) for plan in plans]
+    return venue_table(venues, results, refused)

@@ -76,14 +76,21 @@ def test_bad_venue_lists(text, message):
         parse_venues(text)
 
 
-def test_a_book_one_venue_refuses_names_the_venue():
+def test_a_venue_that_cannot_open_the_book_is_reported_not_run():
     book = copy.deepcopy(BOOK)
     book["positions"][0]["leverage"] = 22  # above dYdX's 20x, within Binance's ETH tier
     book["account"]["wallet"] = 20000
-    with pytest.raises(
-        stress.ConfigError, match=r"^venue dydx: <config>: positions\[0\]\.leverage"
-    ):
-        compare_venues(stress.load_config(book), ["binance", "dydx"])
+    table = compare_venues(stress.load_config(book), ["binance", "dydx"])
+    reason = (
+        "<config>: positions[0].leverage: must be <= 20 for ETH notional 30,000 (tier 1), got 22"
+    )
+    assert table["refused"] == {"dydx": reason}
+    for rows in table["portfolios"][0]["modes"].values():
+        assert rows["dydx"] == {"feasible": False, "reason": reason}
+        assert rows["binance"]["p_liquidation"] >= 0
+    # the reference venue must open it
+    with pytest.raises(stress.ConfigError, match=r"^venue dydx: <config>: positions\[0\]"):
+        compare_venues(stress.load_config(book), ["dydx", "binance"])
 
 
 def test_the_command_line(tmp_path):
