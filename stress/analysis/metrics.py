@@ -28,6 +28,7 @@ import numpy as np
 
 __all__ = [
     "Z95",
+    "adl_metrics",
     "book_metrics",
     "expected_shortfall",
     "flat_metrics",
@@ -353,6 +354,28 @@ def partial_close_metrics(partial_closes: np.ndarray, partial_notional: np.ndarr
         "p_partial_close": float(np.mean(count > 0)),
         "partial_closes_mean": float(np.mean(count, dtype=np.float64)),
         "partial_notional_mean": float(np.mean(np.asarray(partial_notional, dtype=np.float64))),
+    }
+
+
+def adl_metrics(adl_closed: np.ndarray, adl_liquidated: np.ndarray) -> dict[str, float]:
+    """The ADL metrics of one book (scenarios with ``adl``, `stress.margin.adl`).
+
+    Parameters
+    ----------
+    adl_closed : ndarray (n_paths,) int
+        Positions of the book ADL closed on each path.
+    adl_liquidated : ndarray (n_paths,) bool
+        Whether a bucket of the book was first liquidated after an ADL close of the book.
+
+    Returns
+    -------
+    dict
+        ``p_adl`` (share of the paths where ADL closed at least one position of the book) and
+        ``p_liquidation_after_adl`` (share of the paths liquidated after an ADL close).
+    """
+    return {
+        "p_adl": float(np.mean(np.asarray(adl_closed) > 0)),
+        "p_liquidation_after_adl": float(np.mean(np.asarray(adl_liquidated, dtype=bool))),
     }
 
 

@@ -1,6 +1,7 @@
 """Run statistics accumulated chunk by chunk, so memory stays flat however many paths run.
 
-Counts, sums, per-position liquidations, partial closes (under a process that has them) and the
+Counts, sums, per-position liquidations, partial closes (under a process that has them), ADL
+closes (in a scenario with ADL) and the
 time-to-liquidation histogram are exact. The
 loss distribution is kept as a per-book histogram (count and sum of the losses in each bin) on
 [-W, W], W = max(initial equity, wallet), which bounds every loss from above because a trader
@@ -54,9 +55,15 @@ class StreamStats:
     partial_paths: np.ndarray | None = None  # (K,) int64
     partial_sum: np.ndarray | None = None  # (K,) int64
     partial_notional_sum: np.ndarray | None = None  # (K,) float64
+    # ADL (scenarios with it only): paths where it closed a position of the book, and those of
+    # them liquidated after it
+    adl_paths: np.ndarray | None = None  # (K,) int64
+    adl_liq_paths: np.ndarray | None = None  # (K,) int64
 
     @classmethod
-    def empty(cls, layout: Layout, n_steps: int, partial: bool = False) -> StreamStats:
+    def empty(
+        cls, layout: Layout, n_steps: int, partial: bool = False, adl: bool = False
+    ) -> StreamStats:
         k, p = layout.n_books, layout.pos_qty.shape[0]
         scale = np.maximum(np.abs(layout.book_initial_equity), layout.book_wallet)
         return cls(
@@ -77,6 +84,8 @@ class StreamStats:
             partial_paths=np.zeros(k, dtype=np.int64) if partial else None,
             partial_sum=np.zeros(k, dtype=np.int64) if partial else None,
             partial_notional_sum=np.zeros(k) if partial else None,
+            adl_paths=np.zeros(k, dtype=np.int64) if adl else None,
+            adl_liq_paths=np.zeros(k, dtype=np.int64) if adl else None,
         )
 
     def update(self, layout: Layout, chunk: PathResults) -> None:
@@ -106,6 +115,9 @@ class StreamStats:
             self.partial_paths += (chunk.partial_closes > 0).sum(axis=0)
             self.partial_sum += chunk.partial_closes.sum(axis=0, dtype=np.int64)
             self.partial_notional_sum += chunk.partial_notional.sum(axis=0)
+        if self.adl_paths is not None:
+            self.adl_paths += (chunk.adl_closed > 0).sum(axis=0)
+            self.adl_liq_paths += chunk.adl_liquidated.sum(axis=0)
 
 
 def _hist_var_es(count: np.ndarray, total: np.ndarray, scale: float, n: int, a: float):
@@ -177,6 +189,9 @@ def stream_book_metrics(stats: StreamStats, k: int, step_hours: float) -> dict:
     out["loss_resolution"] = float(2.0 * stats.loss_scale[k] / LOSS_BINS)
     if stats.partial_paths is not None:
         out.update(stream_partial_metrics(stats, k))
+    if stats.adl_paths is not None:
+        out["p_adl"] = float(stats.adl_paths[k] / stats.n)
+        out["p_liquidation_after_adl"] = float(stats.adl_liq_paths[k] / stats.n)
     return out
 
 

@@ -246,6 +246,25 @@ class FundingSpike(_Strict):
     hours: float = Field(gt=0, le=L.MAX_HOURS)
 
 
+class AdlTrigger(_Strict):
+    """The market-wide move that sets off auto-deleveraging: ``asset`` moves by ``move`` (a
+    fraction, -0.10 for a 10 % fall) within ``within_hours``."""
+
+    asset: str
+    move: float = Field(gt=-1, le=L.MAX_SHOCK_MOVE)
+    within_hours: float = Field(gt=0, le=L.MAX_HOURS)
+
+
+class Adl(_Strict):
+    """Auto-deleveraging: when the trigger fires on a path, each position in profit at that
+    moment is closed at the mark with ``probability`` (rising with its profit x leverage rank
+    among the book's winners when ``by_rank``, the venues' ADL order)."""
+
+    trigger: AdlTrigger
+    probability: float = Field(ge=0, le=1)
+    by_rank: bool = False
+
+
 SCENARIO_EFFECTS = (
     "shock",
     "shocks",
@@ -253,6 +272,7 @@ SCENARIO_EFFECTS = (
     "correlation_toward_one",
     "funding_spike",
     "liquidity_multiplier",
+    "adl",
 )
 
 
@@ -271,6 +291,7 @@ class Scenario(_Strict):
     funding_spike: FundingSpike | None = None
     # every market's depth times this (0.02: the book lost 98 % of its depth, as on 10 Oct 2025)
     liquidity_multiplier: float | None = Field(default=None, ge=L.MIN_LIQUIDITY_MULTIPLIER, le=1)
+    adl: Adl | None = None
 
     @model_validator(mode="after")
     def _some_effect(self) -> Scenario:

@@ -15,12 +15,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from stress.errors import ConfigError
+from stress.margin.adl import AdlResults, AdlRules, adl_after_liquidation, kernel_adl
 from stress.margin.aggregate import BookResults, books_from_buckets_nb, partials_to_books_nb
 from stress.margin.kernels import BLOCK, BucketResults, Buckets, Market, Tiers, mark_buckets_nb
 from stress.margin.layout import Layout
 from stress.margin.process_kernels import PartialResults, mark_buckets_process_nb
 from stress.margin.processes import DEFAULT_PROCESS, FULL_CLOSE, Process
 from stress.margin.slippage import Liquidity
+from stress.paths.scenarios import adl_uniforms
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,18 @@ class MarketRules:
     liquidation_fee: float
     process: Process = DEFAULT_PROCESS
     liquidity: Liquidity | None = None  # per-asset books; None: every close fills at the mark
+    adl: AdlRules | None = None  # a scenario's auto-deleveraging (`stress.margin.adl`)
 
     @property
     def plain(self) -> bool:
         """Whether the plain close of `stress.margin.kernels` is the whole story."""
         process = self.process
-        return process.kind == FULL_CLOSE and process.residual_to_trader and self.liquidity is None
+        return (
+            process.kind == FULL_CLOSE
+            and process.residual_to_trader
+            and self.liquidity is None
+            and self.adl is None
+        )
 
     @property
     def partial(self) -> bool:
@@ -69,9 +77,14 @@ class PathResults:
     # processes other than full_close only (else None): partial closes summed over the buckets
     partial_closes: np.ndarray | None = None  # int32: how many
     partial_notional: np.ndarray | None = None  # float64: notional they closed, at the mark
+    # scenarios with ADL only (else None)
+    adl_closed: np.ndarray | None = None  # int32: positions of the book ADL closed
+    adl_liquidated: np.ndarray | None = None  # bool: a bucket first liquidated after those
 
     @classmethod
-    def empty(cls, n_paths: int, layout: Layout, partial: bool = False) -> PathResults:
+    def empty(
+        cls, n_paths: int, layout: Layout, partial: bool = False, adl: bool = False
+    ) -> PathResults:
         k, p = layout.n_books, layout.pos_qty.shape[0]
         return cls(
             final_equity=np.empty((n_paths, k)),
@@ -82,6 +95,8 @@ class PathResults:
             pos_triggered=np.empty((n_paths, p), dtype=bool),
             partial_closes=np.empty((n_paths, k), dtype=np.int32) if partial else None,
             partial_notional=np.empty((n_paths, k)) if partial else None,
+            adl_closed=np.empty((n_paths, k), dtype=np.int32) if adl else None,
+            adl_liquidated=np.empty((n_paths, k), dtype=bool) if adl else None,
         )
 
     def loss(self, layout: Layout) -> np.ndarray:
@@ -173,16 +188,47 @@ def mark_chunk_partial(
     """Run the process kernel (`stress.margin.process_kernels`) on one chunk, whatever the rules.
 
     Returns (BucketResults, PartialResults), with `trace` (BucketResults, PartialResults, every
-    bucket's value at every step).
+    bucket's value at every step). With ADL the chunk's paths are taken to be the run's first.
     """
+    out, partial, _, values = mark_chunk_process(layout, rules, prices, trace, skip)
+    return (out, partial, values) if trace else (out, partial)
+
+
+def adl_of(layout: Layout, rules: MarketRules):
+    """The kernels' view of the rules' ADL (`stress.margin.adl.Adl`) on the layout."""
+    leverage = np.array([p.leverage for book in layout.books for p in book.positions])
+    sizes = np.array([len(book.positions) for book in layout.books], dtype=np.int64)
+    start = layout.book_first_position
+    return kernel_adl(rules.adl, leverage, start, start + sizes)
+
+
+def mark_chunk_process(
+    layout: Layout,
+    rules: MarketRules,
+    prices: np.ndarray,
+    trace: bool = False,
+    skip: bool = True,
+    first: int = 0,
+):
+    """The process kernel on a chunk whose first path is the run's path `first`: (BucketResults,
+    PartialResults, AdlResults, every bucket's value at every step or an empty array)."""
     prices = _checked_prices(rules, prices)
     n_paths, n_times, n_assets = prices.shape
+    n_pos = layout.pos_qty.shape[0]
     out = _bucket_results(n_paths, layout.n_buckets)
     partial = PartialResults(
         count=np.empty((n_paths, layout.n_buckets), dtype=np.int32),
         notional=np.empty((n_paths, layout.n_buckets)),
-        pos_closed=np.empty((n_paths, layout.pos_qty.shape[0]), dtype=np.bool_),
+        pos_closed=np.empty((n_paths, n_pos), dtype=np.bool_),
     )
+    adl_out = AdlResults(
+        step=np.empty(n_paths, dtype=np.int32),
+        closed=np.empty((n_paths, layout.n_buckets), dtype=np.int32),
+    )
+    if rules.adl is None:
+        uniforms = np.empty((0, 0))
+    else:
+        uniforms = adl_uniforms(rules.adl.seed, first, n_paths, n_pos)
     values = np.empty((n_paths, layout.n_buckets, n_times) if trace else (0, 0, 0))
     mark_buckets_process_nb(
         prices,
@@ -195,8 +241,11 @@ def mark_chunk_partial(
         out,
         partial,
         values,
+        adl_of(layout, rules),
+        uniforms,
+        adl_out,
     )
-    return (out, partial, values) if trace else (out, partial)
+    return out, partial, adl_out, values
 
 
 def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) -> np.ndarray:
@@ -225,14 +274,20 @@ def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults,
     )
 
 
-def mark_books(layout: Layout, rules: MarketRules, prices: np.ndarray, out: PathResults) -> None:
-    """Mark a chunk of m paths and store every book's results in `out` (m rows)."""
+def mark_books(
+    layout: Layout, rules: MarketRules, prices: np.ndarray, out: PathResults, first: int = 0
+) -> None:
+    """Mark a chunk of m paths, the run's paths from `first` on, and store every book's
+    results in `out` (m rows)."""
     rows = slice(0, prices.shape[0])
     if rules.plain:
         books_from_buckets(layout, mark_chunk(layout, rules, prices), out, rows)
         return
-    buckets, partial = mark_chunk_partial(layout, rules, prices)
+    buckets, partial, adl, _ = mark_chunk_process(layout, rules, prices, first=first)
     books_from_buckets(layout, buckets, out, rows)
+    if out.adl_closed is not None:
+        count, after = adl_after_liquidation(adl.step, buckets.liq_step, adl.closed, layout)
+        out.adl_closed[rows], out.adl_liquidated[rows] = count, after
     out.pos_liquidated[rows] = partial.pos_closed  # a process may close only some positions
     if out.partial_closes is not None:
         partials_to_books_nb(
@@ -285,12 +340,13 @@ def evaluate(
     PathResults of the first `keep_paths` paths.
     """
     keep = n_paths if keep_paths is None else min(n_paths, keep_paths)
-    out = PathResults.empty(keep, layout, rules.partial)
+    has_adl = rules.adl is not None
+    out = PathResults.empty(keep, layout, rules.partial, has_adl)
     done = 0
     for first, prices in chunks:
         m = prices.shape[0]
-        chunk = PathResults.empty(m, layout, rules.partial)
-        mark_books(layout, rules, prices, chunk)
+        chunk = PathResults.empty(m, layout, rules.partial, has_adl)
+        mark_books(layout, rules, prices, chunk, first)
         _refuse_non_finite(layout, chunk, first)
         if on_chunk is not None:
             on_chunk(chunk)

@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from stress.config.schema import Config, Scenario
+from stress.margin.adl import AdlRules, window_steps
 from stress.margin.engine import MarketRules
 from stress.margin.processes import process_of
 from stress.margin.slippage import has_liquidity, liquidity_of, scaled_depth, with_sigma
@@ -70,15 +71,31 @@ def scenario_rules(
     rules: MarketRules,
     grid: TimeGrid,
     spec: ModelSpec | None = None,
+    seed: int = 0,
 ) -> MarketRules:
-    """The base market rules with the scenario's funding spike and liquidity.
+    """The base market rules with the scenario's funding spike, liquidity and ADL.
 
     A funding boundary at hour ``t`` (a multiple of ``interval_hours``) is in the spike when
     ``from_hour <= t < from_hour + hours``; its rate, capped like the base rate, is replaced in
     the step it falls in (the same exact arithmetic as `funding_counts`). Every book's depth is
     multiplied by ``liquidity_multiplier``; `spec`, the scenario's path model when it has its
-    own (a vol multiplier), gives the books their daily vol.
+    own (a vol multiplier), gives the books their daily vol. ADL's uniforms come from `seed`,
+    the run's (`stress.margin.adl`).
     """
+    adl = scenario.adl
+    if adl is not None:
+        trig = adl.trigger
+        rules = dataclasses.replace(
+            rules,
+            adl=AdlRules(
+                asset=list(cfg.model.assets).index(trig.asset),
+                move=float(trig.move),
+                window=window_steps(trig.within_hours, grid.step_hours),
+                probability=float(adl.probability),
+                by_rank=bool(adl.by_rank),
+                seed=int(seed),
+            ),
+        )
     liquidity = rules.liquidity
     if spec is not None and liquidity is not None:
         liquidity = with_sigma(liquidity, daily_vol(spec, grid))

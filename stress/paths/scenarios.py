@@ -6,7 +6,10 @@ A scenario (config ``scenarios:``) changes one or more of
   (a flash crash, optionally recovering: a wick), so each scenario path is its base path bent;
 - the model: ``vol_multiplier`` and ``correlation_toward_one`` regenerate the paths from the same
   seed, hence the same normal draws, with vol * k and corr' = (1 - w) corr + w * ones;
-- funding: ``funding_spike`` charges another rate at the funding boundaries inside a window.
+- funding: ``funding_spike`` charges another rate at the funding boundaries inside a window;
+- the venue: ``liquidity_multiplier`` thins every order book, ``adl`` closes winning positions
+  when a market-wide move fires (`stress.margin.adl`), from uniforms drawn here
+  (`adl_uniforms`) on a stream of their own.
 
 Everything else (portfolios, books, seed, path blocks) is the base run's, so the difference
 between a scenario and the base is paired path by path (common random numbers).
@@ -22,6 +25,7 @@ import numpy as np
 
 from stress.config.schema import Config, Scenario, Shock
 from stress.errors import fail
+from stress.paths.generate import BLOCK_PATHS
 from stress.paths.spec import ModelSpec, TimeGrid
 
 _SNAP = 1e-9
@@ -107,6 +111,30 @@ def shocked_chunks(
         yield first, prices
 
 
+ADL_STREAM = 0xAD1
+"""First spawn-key entry of the ADL uniforms' blocks: ``(ADL_STREAM, block)``, two entries, never
+a price block's one-entry key ``(block,)`` (`stress.paths.generate.block_rng`)."""
+
+
+def adl_uniforms(seed: int, first: int, n_paths: int, n_positions: int) -> np.ndarray:
+    """ADL's uniforms of paths ``[first, first + n_paths)``, shape (n_paths, n_positions).
+
+    Drawn per block of ``BLOCK_PATHS`` paths, always for the whole block, from
+    ``SeedSequence(seed, spawn_key=(ADL_STREAM, block))``: a path's draws depend only on the
+    seed, its index and the number of positions, never on the chunk size or the thread count.
+    """
+    out = np.empty((n_paths, n_positions))
+    i = 0
+    while i < n_paths:
+        block, offset = divmod(first + i, BLOCK_PATHS)
+        seq = np.random.SeedSequence(seed, spawn_key=(ADL_STREAM, block))
+        draws = np.random.default_rng(seq).random((BLOCK_PATHS, n_positions))
+        take = min(BLOCK_PATHS - offset, n_paths - i)
+        out[i : i + take] = draws[offset : offset + take]
+        i += take
+    return out
+
+
 def describe(cfg: Config, scenario: Scenario) -> str:
     """The scenario's own description, or one written from its effects."""
     if scenario.description:
@@ -130,6 +158,14 @@ def describe(cfg: Config, scenario: Scenario) -> str:
             f"funding {spike.rate:+.4%} per {cfg.exchange.funding.interval_hours:g} h "
             f"from hour {spike.from_hour:g} for {spike.hours:g} h"
         )
+    adl = scenario.adl
+    if adl is not None:
+        trig = adl.trigger
+        how = ", more likely the higher its profit x leverage rank" if adl.by_rank else ""
+        parts.append(
+            f"ADL when {trig.asset} moves {trig.move:+.1%} within {trig.within_hours:g} h: each "
+            f"position in profit closed at the mark with probability {adl.probability:g}{how}"
+        )
     return "; ".join(parts)
 
 
@@ -144,6 +180,12 @@ def check_scenario_assets(cfg: Config) -> None:
                     f"{at}.{where}.asset",
                     f"expected an asset of model.assets ({', '.join(assets)}), got {shock.asset!r}",
                 )
+        if sc.adl is not None and sc.adl.trigger.asset not in cfg.model.assets:
+            fail(
+                f"{at}.adl.trigger.asset",
+                f"expected an asset of model.assets ({', '.join(assets)}), "
+                f"got {sc.adl.trigger.asset!r}",
+            )
         if sc.correlation_toward_one is not None and len(assets) < 2:
             fail(
                 f"{at}.correlation_toward_one",

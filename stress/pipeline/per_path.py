@@ -13,6 +13,10 @@ results the run kept (all of them unless the run streamed past its memory budget
 * with a liquidation process other than ``full_close`` only (`stress.margin.processes`):
   ``partial_closes`` (int32, how many partial closes the book's buckets had on the path) and
   ``partial_notional`` (float64, the notional they closed, at the mark);
+* in a scenario with ``adl`` only (`stress.margin.adl`): ``adl_closed`` (int32, how many of the
+  book's positions ADL closed on the path) and ``liquidated_after_adl`` (bool, a bucket of the
+  book was first liquidated after such a close); absent from the table when no scenario has ADL,
+  null in the rows of runs without it;
 * ``liquidated.<id>`` (boolean), one column per position id of any portfolio: whether that
   position was liquidated (closed whole, or in part by a partial process) on the path; null for
   books whose portfolio has no such position.
@@ -79,6 +83,11 @@ def _frame(result: RunResult, ids: list[str], scenarios: list[str]) -> pd.DataFr
     if res.partial_closes is not None:
         for name in ("partial_closes", "partial_notional"):
             columns[name] = np.ascontiguousarray(getattr(res, name)[:n].T).reshape(-1)
+    if res.adl_closed is not None:
+        count = np.ascontiguousarray(res.adl_closed[:n].T).reshape(-1)
+        after = np.ascontiguousarray(res.adl_liquidated[:n].T).reshape(-1)
+        columns["adl_closed"] = pd.arrays.IntegerArray(count, np.zeros(rows, dtype=bool))
+        columns["liquidated_after_adl"] = pd.arrays.BooleanArray(after, np.zeros(rows, dtype=bool))
     flags = np.zeros((len(ids), rows), dtype=bool)
     missing = np.ones((len(ids), rows), dtype=bool)
     column_of = {pid: j for j, pid in enumerate(ids)}

@@ -21,7 +21,7 @@ from stress.analysis.detail import (
     select_detail,
     time_axis,
 )
-from stress.analysis.metrics import book_metrics, partial_close_metrics
+from stress.analysis.metrics import adl_metrics, book_metrics, partial_close_metrics
 from stress.analysis.streaming import StreamStats, stream_book_metrics
 from stress.analysis.verdict import Outcomes, portfolio_verdict
 from stress.analysis.worst_windows import add_worst_windows
@@ -52,11 +52,15 @@ LiquidationPrices = dict[str, dict[str, float | None]]
 
 
 def keep_paths_for(
-    layout: Layout, n_paths: int, budget_bytes: int = KEEP_BYTES, partial: bool = False
+    layout: Layout,
+    n_paths: int,
+    budget_bytes: int = KEEP_BYTES,
+    partial: bool = False,
+    adl: bool = False,
 ) -> int:
-    """How many paths' per-path results fit the budget (all of them when they fit); `partial`:
-    the results hold partial closes too."""
-    per_book = (8 + 4 + 8 + 8) + ((4 + 8) if partial else 0)
+    """How many paths' per-path results fit the budget (all of them when they fit); `partial`,
+    `adl`: the results hold partial closes, ADL closes too."""
+    per_book = (8 + 4 + 8 + 8) + ((4 + 8) if partial else 0) + ((4 + 1) if adl else 0)
     per_path = layout.n_books * per_book + layout.pos_qty.shape[0] * 2
     if n_paths * per_path <= budget_bytes:
         return n_paths
@@ -101,6 +105,8 @@ def _book_metrics(
                 m.update(
                     partial_close_metrics(res.partial_closes[:, k], res.partial_notional[:, k])
                 )
+            if res.adl_closed is not None:
+                m.update(adl_metrics(res.adl_closed[:, k], res.adl_liquidated[:, k]))
         else:
             m = stream_book_metrics(stats, k, plan.grid.step_hours)
         first = layout.book_first_position[k]
@@ -153,7 +159,7 @@ def simulate(plan: Plan, progress: Progress = None) -> RunResult:
         spec = scenario_spec(plan.spec, sc) if changes_paths(sc) else plan.spec
         # a scenario with its own path model gives the books its daily vol
         own = spec if changes_paths(sc) else None
-        rules = scenario_rules(plan.config, sc, plan.rules, plan.grid, own)
+        rules = scenario_rules(plan.config, sc, plan.rules, plan.grid, own, plan.seed)
         sc_plan = replace(plan, rules=rules, spec=spec)
         subs.append(_simulate(sc_plan, sc, budget, liq_prices, progress))
     return replace(base, scenarios=subs)
@@ -217,9 +223,9 @@ def _simulate(
     chunks = iter_price_chunks(plan.spec, grid, plan.seed, n_paths, plan.chunk_paths)
     if scenario is not None:
         chunks = shocked_chunks(chunks, price_factor(plan.config, scenario, grid))
-    partial = plan.rules.partial
-    stats = StreamStats.empty(layout, grid.n_steps, partial)
-    kept = keep_paths_for(layout, n_paths, keep_budget, partial)
+    partial, adl = plan.rules.partial, plan.rules.adl is not None
+    stats = StreamStats.empty(layout, grid.n_steps, partial, adl)
+    kept = keep_paths_for(layout, n_paths, keep_budget, partial, adl)
     update = lambda c: stats.update(layout, c)  # noqa: E731
     results = evaluate(
         layout, plan.rules, _sampled(chunks, sample), n_paths, progress, kept, update

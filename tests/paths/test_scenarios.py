@@ -329,7 +329,7 @@ SHOCK = {"asset": "BTC", "move": -0.2, "at_hour": 1.0}
         (
             [{"name": "a"}],
             "scenarios[0]: expected at least one of shock, shocks, vol_multiplier, "
-            "correlation_toward_one, funding_spike, liquidity_multiplier, got none",
+            "correlation_toward_one, funding_spike, liquidity_multiplier, adl, got none",
         ),
         (
             [{"name": "a", "funding_spike": {"rate": 0.01, "from_hour": 12.0, "hours": -1.0}}],

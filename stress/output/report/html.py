@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from stress.analysis.detail import DetailBands, quantile_bands
 from stress.output.report import overview
 from stress.output.report import portfolio as P
+from stress.output.report import venue as V
 from stress.output.report.fmt import MODE_BLURB, QUOTE, mode_colour, money, pct, price, script_json
 from stress.output.report.scenario_table import scenario_tables
 from stress.output.report.sweep_points import sweep_figures
@@ -105,7 +106,8 @@ def _header(result: RunResult, data: dict[str, Any]) -> dict[str, Any]:
         "assets": assets,
         "fee": f"{result.config.exchange.liquidation_fee:.2%}",
         "funding": f"{result.config.exchange.funding.rate:+.4%} every "
-        f"{result.config.exchange.funding.interval_hours:g} h",
+        f"{result.config.exchange.funding.interval_hours:g} h{V.funding_cap_text(result.config)}",
+        "venue": V.venue_lines(result.config),
     }
 
 
@@ -136,6 +138,8 @@ def _sections(result: RunResult, data: dict[str, Any], detail: DetailBands) -> l
                 "positions": P.position_rows(result, i, port),
                 "figures": figs,
                 "notes": notes,
+                "partial": V.partial_section(result, i, port, modes),
+                "first_liquidation": V.partial_process(result.config),
             }
         )
     return sections
@@ -162,7 +166,7 @@ def render_report(result: RunResult, summary: dict[str, Any] | None = None) -> s
     ports = data["portfolios"]
     chosen = list(result.detail.portfolios)  # chosen by the run, with their equity fans
     sections = _sections(result, data, result.detail)
-    figures = [f for s in sections for f in s["figures"]]
+    figures = [f for s in sections for f in s["figures"] + (s["partial"] or {}).get("figures", [])]
     table = None
     if len(ports) > 1:
         shown = overview.riskiest(ports, overview.MAX_TABLE)

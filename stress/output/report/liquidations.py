@@ -19,13 +19,18 @@ if TYPE_CHECKING:
 
 
 def liquidation_curve(
-    key: str, axis: TimeAxis, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    key: str,
+    axis: TimeAxis,
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    partial: bool = False,
 ) -> Figure:
     """Cumulative liquidation probability over time per mode, with its 95 % Wilson band.
 
     Parameters
     ----------
     curves : {mode: (p, lo, hi)}, each (n_points,) on `axis`, probabilities in [0, 1]
+    partial : the process closes in parts: the curve counts the first liquidation, partial or
+        full, and its axis and caption say so
     """
     x = sig(axis.x)
     data = []
@@ -55,13 +60,21 @@ def liquidation_curve(
             }
         )
     title = "Liquidated so far, over time"
-    layout = base_layout(title, time_title(axis), "paths liquidated so far (%)")
+    y_title = (
+        "first liquidation (partial or full) so far (%)"
+        if partial
+        else "paths liquidated so far (%)"
+    )
+    layout = base_layout(title, time_title(axis), y_title)
     layout["yaxis"].update(ticksuffix=" %", rangemode="tozero")
     layout["hovermode"] = "x unified"
     caption = (
         "Share of all paths on which the book had at least one liquidation by each time, with "
         "its 95 % confidence band; the curve's end is the liquidation probability in the table."
     )
+    if partial:
+        caption += " It counts the first liquidation, partial or full, so it is when the venue "
+        caption += "first closed something."
     return Figure(key, title, caption, data, layout)
 
 

@@ -26,6 +26,7 @@ from stress.output.report.fmt import (
 )
 from stress.output.report.liquidations import liquidation_curve, position_bars, trigger_bars
 from stress.output.report.loss_distribution import loss_distribution
+from stress.output.report.venue import partial_process
 
 if TYPE_CHECKING:
     from stress.analysis.detail import TimeAxis
@@ -284,7 +285,9 @@ def _survival_figure(result: RunResult, k_port: int, modes: list[str], axis: Tim
         k = cum[axis.steps]
         lo, hi = wilson_bounds(k, n)
         curves[m] = (k / n, lo, hi)
-    return liquidation_curve(f"p{k_port}-survival", axis, curves)
+    return liquidation_curve(
+        f"p{k_port}-survival", axis, curves, partial=partial_process(result.config)
+    )
 
 
 def _position_figure(
