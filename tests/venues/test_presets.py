@@ -134,3 +134,29 @@ def test_the_shipped_files_are_package_data():
     for name in PRESETS:
         text = (ROOT / "stress" / "venues" / "presets" / f"{name}.yaml").read_text()
         assert yaml.safe_load(text)["name"] == name
+
+
+def test_binance_without_books_and_with_the_residual_to_the_trader_is_todays_engine():
+    """The Binance preset differs from a plain config only by what the venue documents: its
+    order books and the residual margin going to the insurance fund. Without those two, it is
+    the engine of a config that writes the same tables, bit for bit."""
+    binance = load_preset("binance").exchange
+    plain_markets = {a: {"tiers": binance["markets"][a]["tiers"]} for a in ("BTC", "ETH", "SOL")}
+    plain = config(
+        liquidation_fee=binance["liquidation_fee"],
+        funding={k: v for k, v in binance["funding"].items() if k != "cap"},
+        markets=plain_markets,
+        default_market={"mmr": 0.01, "max_leverage": 75},
+    )
+    preset = config(
+        preset="binance",
+        liquidation={"process": "full_close", "residual": "trader"},
+        markets=plain_markets,
+        default_market={"liquidity": None},
+    )
+    a, b = stress.run(plain, paths=512), stress.run(preset, paths=512)
+    assert a.metrics == b.metrics
+    assert b.config.exchange.funding.cap == binance["funding"]["cap"]  # above the rate: no effect
+    residual = stress.run(config(preset="binance", markets=plain_markets), paths=512)
+    isolated = [k for k, book in enumerate(a.layout.books) if book.mode == "isolated"]
+    assert all(residual.metrics[k]["es_99"] >= a.metrics[k]["es_99"] for k in isolated)
