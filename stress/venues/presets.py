@@ -3,11 +3,12 @@
 ``exchange: {preset: bybit}`` starts the exchange block from ``presets/bybit.yaml``: its tier
 tables (BTC, ETH, SOL and a default for other assets), liquidation fee, funding interval and cap,
 order-book liquidity and liquidation process. Fields written in the config override the preset's,
-key by key (``funding: {rate: 0.0003}`` keeps the preset's interval and cap); a market written
-for an asset replaces the preset's market for that asset whole, since half a tier table is not a
-table, and a ``liquidation`` block naming a process replaces the preset's whole (its parameters
-belong to its own process). Each file states its sources, its snapshot date and what no public
-source confirmed.
+key by key (``funding: {rate: 0.0003}`` keeps the preset's interval and cap). A market written
+for an asset replaces the preset's tier table for that asset whole, since half a tier table is
+not a table, but keeps the preset's order book unless it writes ``liquidity`` itself. A
+``liquidation`` block naming a process replaces the preset's whole (its parameters belong to its
+own process). Each file states its sources, its snapshot date and what no public source
+confirmed.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _merged(base: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in written.items():
         if key == "markets":
-            out["markets"] = {**base.get("markets", {}), **value}
+            out["markets"] = {**base.get("markets", {}), **_with_books(base, value)}
         elif key == "liquidation" and "process" in value:
             out[key] = value  # another process: the preset's parameters were for its own
         elif isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -76,6 +77,18 @@ def _merged(base: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _with_books(base: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+    """Written markets, each keeping the preset's order book unless it writes its own
+    ``liquidity`` (``liquidity: null`` removes it): new tiers do not make a market thinner."""
+    books = {a: m.get("liquidity") for a, m in base.get("markets", {}).items()}
+    return {
+        asset: market
+        if "liquidity" in market or books.get(asset) is None
+        else {**market, "liquidity": books[asset]}
+        for asset, market in written.items()
+    }
 
 
 def apply_preset(cfg: Config) -> Config:

@@ -72,11 +72,17 @@ def test_a_written_field_overrides_the_preset_key_by_key():
     assert plan.config.exchange.liquidation_fee == load_preset("bybit").exchange["liquidation_fee"]
 
 
-def test_a_written_market_replaces_the_presets_market_whole():
+def test_a_written_market_replaces_the_presets_tiers_and_keeps_its_book():
     mine = {"tiers": [{"max_notional": 1e6, "max_leverage": 50, "mmr": 0.01}]}
-    ex = stress.prepare(config(preset="binance", markets={"BTC": mine})).config.exchange
-    assert len(ex.markets["BTC"].tiers) == 1 and ex.markets["BTC"].liquidity is None
+    plan = stress.prepare(config(preset="binance", markets={"BTC": mine}))
+    ex = plan.config.exchange
+    book = load_preset("binance").exchange["markets"]["BTC"]["liquidity"]
+    assert len(ex.markets["BTC"].tiers) == 1
+    assert ex.markets["BTC"].liquidity.depth_usd == book["depth_usd"]  # not the alts' default
     assert ex.markets["ETH"].liquidity is not None  # the others stay the preset's
+    gone = {**mine, "liquidity": None}
+    ex = stress.prepare(config(preset="binance", markets={"BTC": gone})).config.exchange
+    assert ex.markets["BTC"].liquidity is None
 
 
 def test_a_written_process_replaces_the_presets_liquidation_block():
@@ -141,11 +147,14 @@ def test_binance_without_books_and_with_the_residual_to_the_trader_is_todays_eng
     order books and the residual margin going to the insurance fund. Without those two, it is
     the engine of a config that writes the same tables, bit for bit."""
     binance = load_preset("binance").exchange
-    plain_markets = {a: {"tiers": binance["markets"][a]["tiers"]} for a in ("BTC", "ETH", "SOL")}
+    plain_markets = {
+        a: {"tiers": binance["markets"][a]["tiers"], "liquidity": None}
+        for a in ("BTC", "ETH", "SOL")
+    }
     plain = config(
         liquidation_fee=binance["liquidation_fee"],
         funding={k: v for k, v in binance["funding"].items() if k != "cap"},
-        markets=plain_markets,
+        markets={a: {"tiers": m["tiers"]} for a, m in plain_markets.items()},
         default_market={"mmr": 0.01, "max_leverage": 75},
     )
     preset = config(
