@@ -20,7 +20,7 @@ from stress.margin.aggregate import BookResults, books_from_buckets_nb, partials
 from stress.margin.kernels import BLOCK, BucketResults, Buckets, Market, Tiers, mark_buckets_nb
 from stress.margin.layout import Layout
 from stress.margin.process_kernels import PartialResults, mark_buckets_process_nb
-from stress.margin.processes import DEFAULT_PROCESS, FULL_CLOSE, Process
+from stress.margin.processes import DEFAULT_PROCESS, FULL_CLOSE, SLICES, TIER_STEP_DOWN, Process
 from stress.margin.slippage import Liquidity
 from stress.paths.scenarios import adl_uniforms
 
@@ -53,8 +53,9 @@ class MarketRules:
 
     @property
     def partial(self) -> bool:
-        """Whether the runs record partial closes (any process but ``full_close``)."""
-        return self.process.kind != FULL_CLOSE
+        """Whether the runs record partial closes: under the processes that close in parts
+        (``tier_step_down``, ``slices``); ``full_close`` and ``fillable_price`` close whole."""
+        return self.process.kind in (TIER_STEP_DOWN, SLICES)
 
     def kernel_liquidity(self, n_assets: int) -> Liquidity:
         """The books for the kernels: `liquidity`, or none at all (every close at the mark)."""
