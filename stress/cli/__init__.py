@@ -1,13 +1,13 @@
 """The `stress` command: parse, call the pipeline, print.
 
-`app` holds the typer app, shared options and `main`; each module registers its commands on
+`common` holds the typer app, shared options and `main`; each module registers its commands on
 import, in the order `stress --help` lists them: `simulation` (run, compare), `describe`
 (liqprice, validate, venues), `calibrate` and `account` (import).
 """
 
 import importlib
 
-from stress.cli.app import app, main
+from stress.cli.common import app, main
 
 COMMAND_MODULES = ("simulation", "describe", "calibrate", "account")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stress.cli.app import (
+from stress.cli.common import (
     JsonOpt,
     app,
     err,

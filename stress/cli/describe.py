@@ -7,7 +7,7 @@ import math
 
 from rich.table import Table
 
-from stress.cli.app import (
+from stress.cli.common import (
     ConfigArg,
     JsonOpt,
     app,

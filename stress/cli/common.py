@@ -81,22 +81,29 @@ class Interrupted(BaseException):
         return f"{verb}; {self.note}"
 
 
+class Caught:
+    """The first signal `_signals_raise` turned into `Interrupted` (0: none)."""
+
+    signum: int = 0
+
+
 @contextmanager
-def _signals_raise() -> Iterator[None]:
+def _signals_raise() -> Iterator[Caught]:
     """SIGINT and SIGTERM raise `Interrupted` during the block; the old handlers come back after.
 
     Only the first signal raises: a second one, while the first unwinds the command, is
     ignored so that the cleanup under way (temporary files, created folders) is not cut short.
+    The block gets a `Caught` that records the signal, for when compiled code that cannot pass
+    an exception on (it prints "Exception ignored") swallowed the `Interrupted`.
     """
+    caught = Caught()
     if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers, and only it runs them
+        yield caught  # only the main thread may set handlers, and only it runs them
         return
-    raised = False
 
     def handler(signum: int, _frame: object) -> None:
-        nonlocal raised
-        if not raised:
-            raised = True
+        if not caught.signum:
+            caught.signum = signum
             raise Interrupted(signum)
 
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -105,7 +112,7 @@ def _signals_raise() -> Iterator[None]:
     for signum in previous:
         signal.signal(signum, handler)
     try:
-        yield
+        yield caught
     finally:
         for signum, old in previous.items():
             if old is not None:  # None: set outside Python, and left as it was
@@ -155,9 +162,17 @@ def main() -> None:
     SIGINT exits 130 and SIGTERM 143 (128 + the signal's number, the shell's convention),
     after the command's cleanup, with one line saying what was written.
     """
+    # Loaded before the handlers are set: building the pydantic models compiles their patterns
+    # in compiled code, where an `Interrupted` raised by the handler would be swallowed.
+    import stress.config.schema  # noqa: F401
+
     try:
-        with _signals_raise():
+        with _signals_raise() as caught:
             code = app(standalone_mode=False)
+        if caught.signum:  # raised where it could not stop the command, which went on to finish
+            word = "interrupted" if caught.signum == signal.SIGINT else "terminated"
+            print(f"{word}; the command had finished its work", file=sys.stderr)
+            sys.exit(128 + caught.signum)
     except Interrupted as exc:
         print(one_line(exc.line()), file=sys.stderr)
         sys.exit(128 + exc.signum)
