@@ -65,7 +65,7 @@ def _child(args) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": peak}))
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="the scaled-down workload")
     ap.add_argument("--config", help="benchmark a config file instead")
@@ -73,28 +73,29 @@ def main() -> None:
     ap.add_argument("--ref-paths", type=int, default=256, help="paths for the numpy engine")
     ap.add_argument("--memory", action="store_true", help="peak memory at 10k vs 100k paths")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        return _child(args)
+    return ap.parse_args()
 
-    cfg = stress.load_config(_config(args))
-    n_paths = args.paths or cfg.simulation.paths
-    plan = prepare(cfg)
-    layout, rules, grid = plan.layout, plan.rules, plan.grid
-    n_pos = layout.pos_qty.shape[0]
+
+def _whole_run(cfg, plan, n_paths: int):
+    """The whole run, timed after a small one has compiled everything."""
+    layout, grid = plan.layout, plan.grid
     print(
         f"workload: {len(layout.books) // len(cfg.modes):,} portfolios x {len(cfg.modes)} modes "
-        f"({layout.n_books:,} books, {layout.n_buckets:,} buckets, {n_pos:,} positions), "
+        f"({layout.n_books:,} books, {layout.n_buckets:,} buckets, "
+        f"{layout.pos_qty.shape[0]:,} positions), "
         f"{n_paths:,} paths x {grid.n_steps + 1:,} steps x {len(cfg.model.assets)} assets"
     )
-
     stress.run(cfg, paths=256)  # compile everything outside the timings
     t0 = time.perf_counter()
     res = stress.run(cfg, paths=n_paths)
     t_run = time.perf_counter() - t0
     print(f"whole run (paths, engine, metrics, verdicts): {t_run:.2f} s wall")
+    return res, t_run
 
-    m = args.ref_paths
+
+def _against_numpy(cfg, plan, m: int):
+    """The engine and the plain numpy engine on the same m paths, timed in this process."""
+    layout, rules, grid = plan.layout, plan.rules, plan.grid
     chunk = next(iter_price_chunks(plan.spec, grid, cfg.seed, m, 256 * math.ceil(m / 256)))
     prices = chunk[1][:m]
     mark_chunk(layout, rules, prices[:4])
@@ -104,20 +105,18 @@ def main() -> None:
     t0 = time.perf_counter()
     ref = mark_buckets_numpy(layout, rules, prices)
     t_ref = time.perf_counter() - t0
-    work = m * (grid.n_steps + 1) * n_pos
+    work = m * (grid.n_steps + 1) * layout.pos_qty.shape[0]
     print(f"engine on {m} paths:       {t_fast:8.3f} s  {work / t_fast:16,.0f} position-steps/s")
     print(f"numpy engine on {m} paths: {t_ref:8.3f} s  {work / t_ref:16,.0f} position-steps/s")
     print(f"ratio engine / numpy: {t_ref / t_fast:,.1f}x")
-    print(
-        f"engine throughput in the whole run: {n_paths * (grid.n_steps + 1) * n_pos / t_run:,.0f} "
-        "position-steps/s (everything included)"
-    )
-
     identical = all(np.array_equal(a, b) for a, b in zip(fast, ref, strict=True))
     print(f"engine and numpy engine identical on the shared {m} paths: {identical}")
-    ref_liq = ref[0] >= 0
-    first = layout.book_first_bucket
-    ref_book = np.logical_or.reduceat(ref_liq, first, axis=1).mean(axis=0)
+    return ref
+
+
+def _agreement(layout, ref, res, m: int, n_paths: int) -> None:
+    """The numpy engine's P(liquidation) per book against the full run's, in standard errors."""
+    ref_book = np.logical_or.reduceat(ref[0] >= 0, layout.book_first_bucket, axis=1).mean(axis=0)
     run_book = np.array([mm["p_liquidation"] for mm in res.metrics])
     se = np.sqrt(np.maximum(run_book * (1 - run_book), 1.0 / m) / m)
     z = np.abs(ref_book - run_book) / se
@@ -126,6 +125,23 @@ def main() -> None:
         f"max |z| = {z.max():.2f}, {int((z > 4).sum())} of {len(z)} books beyond 4 SE"
     )
 
+
+def main() -> None:
+    args = _arguments()
+    if args.child:
+        return _child(args)
+    cfg = stress.load_config(_config(args))
+    n_paths = args.paths or cfg.simulation.paths
+    plan = prepare(cfg)
+    res, t_run = _whole_run(cfg, plan, n_paths)
+    ref = _against_numpy(cfg, plan, args.ref_paths)
+    n_pos = plan.layout.pos_qty.shape[0]
+    print(
+        f"engine throughput in the whole run: "
+        f"{n_paths * (plan.grid.n_steps + 1) * n_pos / t_run:,.0f} "
+        "position-steps/s (everything included)"
+    )
+    _agreement(plan.layout, ref, res, args.ref_paths, n_paths)
     if args.memory:
         for n in (10_000, 100_000):
             r = _peak_rss_child(args, n)
