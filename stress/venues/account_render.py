@@ -20,7 +20,7 @@ from stress.venues.presets import load_preset
 from stress.version import __version__
 
 NO_DEDUCTION = ("okx",)
-"""Venues whose maintenance is ``notional * mmr`` with no deduction (EXCHANGES.md): their tiers
+"""Venues whose maintenance is ``notional * mmr`` with no deduction (see their preset): their tiers
 get ``maintenance_amount: 0`` where the file states none, rather than amounts by continuity."""
 
 
