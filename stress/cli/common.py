@@ -138,10 +138,10 @@ def run_note(folder: OutputFolder) -> str:
 
 
 def prepare_plan(config: Path, paths: int | None, seed: int | None, objective: str = "es_99"):
-    """Options checked before any work (named as typed), then the config loaded and prepared."""
-    from stress.pipeline.prepare import CLI_NAMES, check_overrides, prepare
+    """The config loaded and prepared; `prepare` checks the options first, before any work,
+    named as typed."""
+    from stress.pipeline.prepare import CLI_NAMES, prepare
 
-    check_overrides(paths, seed, objective, names=CLI_NAMES)
     return prepare(config, paths, seed, objective=objective, names=CLI_NAMES)
 
 

@@ -218,6 +218,7 @@ def prepare(
     tables = market_tables(cfg)
     marks = np.array([a.price for a in cfg.model.assets.values()], dtype=float)
     layout = build_layout(portfolios, list(cfg.modes), [tables[a] for a in cfg.model.assets], marks)
+    spec = model_spec(cfg, history)  # a bootstrap's centred returns are computed once, here
     return Plan(
         config=cfg,
         history=history,
@@ -225,9 +226,9 @@ def prepare(
         portfolios=portfolios,
         tables=tables,
         layout=layout,
-        rules=market_rules(cfg, grid, model_spec(cfg, history)),
+        rules=market_rules(cfg, grid, spec),
         grid=grid,
-        spec=model_spec(cfg, history),
+        spec=spec,
         paths=n_paths,
         seed=cfg.seed if seed is None else int(seed),
         chunk_paths=chunk,
