@@ -42,13 +42,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
+def horizon_steps(horizon_days: float, steps_per_day: int) -> int:
+    """Steps of a horizon: the nearest whole number of steps, at least one."""
+    return max(1, int(round(horizon_days * steps_per_day)))
+
+
 class Simulation(_Strict):
     # required except for model type replay, whose paths are the history's windows (filled in
-    # with their number when the config is loaded)
+    # with their number by `stress.pipeline.prepare`)
     paths: int | None = Field(default=None, ge=1, le=L.MAX_PATHS)
     horizon_days: float = Field(gt=0, le=L.MAX_HORIZON_DAYS)
     steps_per_day: int = Field(ge=1, le=L.MAX_STEPS_PER_DAY)
     chunk_paths: int | None = Field(default=None, ge=256, multiple_of=256)
+
+    @property
+    def n_steps(self) -> int:
+        return horizon_steps(self.horizon_days, self.steps_per_day)
 
 
 class Asset(_Strict):

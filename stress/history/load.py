@@ -220,7 +220,7 @@ def resolve_history(cfg: Config) -> tuple[Config, History | None]:
     resolved = model.model_copy(update={"assets": _assets(model, history)})
     resolved._history_files = files
     per_step, per_bar = step_bars(cfg, history)
-    need = horizon_bars(n_steps(cfg), per_step, per_bar)
+    need = horizon_bars(cfg.simulation.n_steps, per_step, per_bar)
     bar = f"{history.bar_hours:g} h"
     update: dict = {"model": resolved}
     if model.type == "bootstrap":
@@ -252,11 +252,6 @@ def resolve_history(cfg: Config) -> tuple[Config, History | None]:
     return resolved_cfg, history
 
 
-def n_steps(cfg: Config) -> int:
-    """Steps of the simulation's horizon (as `stress.paths.spec.TimeGrid.from_days` counts)."""
-    return max(1, int(round(cfg.simulation.horizon_days * cfg.simulation.steps_per_day)))
-
-
 def window_starts(history: History, horizon_bars: int, stride_hours: float) -> np.ndarray:
     """Grid indices of the windows: price times on the stride whose horizon is in the history."""
     times = history.price_times
@@ -272,7 +267,7 @@ def replay_starts(cfg: Config, history: History) -> np.ndarray:
     model = cfg.model
     stride = DEFAULT_STRIDE_HOURS if model.stride_hours is None else model.stride_hours
     per_step, per_bar = step_bars(cfg, history)
-    return window_starts(history, horizon_bars(n_steps(cfg), per_step, per_bar), stride)
+    return window_starts(history, horizon_bars(cfg.simulation.n_steps, per_step, per_bar), stride)
 
 
 def history_info(cfg: Config, history: History | None) -> dict:

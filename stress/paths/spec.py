@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from stress.config.schema import horizon_steps
+
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
 
@@ -60,5 +62,5 @@ class TimeGrid:
 
     @classmethod
     def from_days(cls, horizon_days: float, steps_per_day: int) -> TimeGrid:
-        n_steps = max(1, int(round(horizon_days * steps_per_day)))
+        n_steps = horizon_steps(horizon_days, steps_per_day)
         return cls(n_steps=n_steps, dt=1.0 / (365.0 * steps_per_day))
