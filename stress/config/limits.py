@@ -73,3 +73,12 @@ MAX_TIERS = 100
 
 MAX_FILL_MULTIPLE = 100.0
 """How many maintenance margins from the mark a fillable-price close may fill."""
+
+MAX_MARGIN_FRACTION = 100.0
+"""A stop-loss's loss as a multiple of the position's margin (a cross position can lose more)."""
+
+MAX_TOP_UPS = 10_000
+"""Auto top-ups of one position."""
+
+MAX_RUNGS = 100
+"""Rungs of one reduce ladder."""

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     field_validator,
@@ -19,7 +17,10 @@ from pydantic import (
 )
 
 from stress.config import limits as L
+from stress.config.base import Amount, Hours, Leverage, Price, Strict
+from stress.config.optimise import Optimise
 from stress.config.read import show_typed
+from stress.config.trader import HardStop, ReduceStep, StopLoss, TopUp
 
 MODES = ("isolated", "cross", "as_configured")
 Mode = Literal["isolated", "cross", "as_configured"]
@@ -28,18 +29,6 @@ MAX_PORTFOLIOS = 100_000
 """Most portfolios a sweep may generate (before infeasible points are dropped)."""
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-# Magnitudes a real account and market can have (stress.config.limits): beyond them float64 products
-# of prices, sizes, rates and times overflow.
-Amount = Annotated[float, Field(gt=0, le=L.MAX_AMOUNT)]
-Price = Annotated[float, Field(ge=L.MIN_PRICE, le=L.MAX_PRICE)]
-Leverage = Annotated[float, Field(gt=0, le=L.MAX_LEVERAGE)]
-Hours = Annotated[float, Field(ge=0, le=L.MAX_HOURS)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
 def horizon_steps(horizon_days: float, steps_per_day: int) -> int:
@@ -47,7 +36,7 @@ def horizon_steps(horizon_days: float, steps_per_day: int) -> int:
     return max(1, int(round(horizon_days * steps_per_day)))
 
 
-class Simulation(_Strict):
+class Simulation(Strict):
     # required except for model type replay, whose paths are the history's windows (filled in
     # with their number by `stress.pipeline.prepare`)
     paths: int | None = Field(default=None, ge=1, le=L.MAX_PATHS)
@@ -60,14 +49,14 @@ class Simulation(_Strict):
         return horizon_steps(self.horizon_days, self.steps_per_day)
 
 
-class Asset(_Strict):
+class Asset(Strict):
     price: Price
     # required by the parametric models, unused by history ones
     vol: float | None = Field(default=None, gt=0, le=L.MAX_VOL)
     drift: float = Field(default=0.0, ge=-L.MAX_DRIFT, le=L.MAX_DRIFT)
 
 
-class Jumps(_Strict):
+class Jumps(Strict):
     intensity: float = Field(ge=0, le=L.MAX_JUMP_INTENSITY)
     mean: float = Field(ge=-L.MAX_JUMP_SIZE, le=L.MAX_JUMP_SIZE)
     std: float = Field(ge=0, le=L.MAX_JUMP_SIZE)
@@ -79,7 +68,7 @@ HISTORY_MODELS = ("bootstrap", "replay")
 TimeBound = Any  # a date, datetime or text: YAML reads 2022-01-01 as a date, JSON as text
 
 
-class Model(_Strict):
+class Model(Strict):
     type: Literal["gbm", "merton", "student_t", "bootstrap", "replay"]
     # parametric models need assets; history models name them after their files (and then
     # hold them here, filled in by `stress.history.load.resolve_history`)
@@ -111,14 +100,14 @@ class Model(_Strict):
         raise ValueError(f"expected a date or time such as 2022-01-01, got {show_typed(value)}")
 
 
-class Tier(_Strict):
+class Tier(Strict):
     max_notional: float = Field(gt=0, le=L.MAX_TIER_CAP)
     max_leverage: Leverage
     mmr: float = Field(gt=0, lt=1)
     maintenance_amount: float | None = Field(default=None, ge=0, le=L.MAX_TIER_CAP)
 
 
-class Liquidity(_Strict):
+class Liquidity(Strict):
     """The order book a liquidation close fills against (`stress.margin.slippage`): a close of
     notional N fills ``spread_bps / 2 + impact_k * sigma_daily * sqrt(N / depth_usd)`` away
     from the mark."""
@@ -128,18 +117,18 @@ class Liquidity(_Strict):
     impact_k: float = Field(default=1.0, ge=0, le=L.MAX_IMPACT_K)
 
 
-class Market(_Strict):
+class Market(Strict):
     tiers: list[Tier] = Field(min_length=1)
     liquidity: Liquidity | None = None  # None: closes fill at the mark
 
 
-class DefaultMarket(_Strict):
+class DefaultMarket(Strict):
     mmr: float = Field(default=0.005, gt=0, lt=1)
     max_leverage: Leverage = 125.0
     liquidity: Liquidity | None = None
 
 
-class Funding(_Strict):
+class Funding(Strict):
     rate: float = Field(default=0.0, ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
     interval_hours: float = Field(default=8.0, ge=L.MIN_FUNDING_INTERVAL_HOURS, le=L.MAX_HOURS)
     # the venue's cap on one interval's rate (a spike is clamped to it); None: no cap
@@ -149,7 +138,7 @@ class Funding(_Strict):
 PROCESSES = ("full_close", "tier_step_down", "slices", "fillable_price")
 
 
-class Liquidation(_Strict):
+class Liquidation(Strict):
     """How the venue closes a bucket that breaches its maintenance (`stress.margin.processes`).
 
     Each parameter belongs to one process (`stress.config.checks` refuses the others).
@@ -174,7 +163,7 @@ class Liquidation(_Strict):
 PRESETS = ("binance", "bybit", "okx", "hyperliquid", "dydx")
 
 
-class Exchange(_Strict):
+class Exchange(Strict):
     # a shipped venue (`stress.venues.presets`); the fields written here override it
     preset: Literal["binance", "bybit", "okx", "hyperliquid", "dydx"] | None = None
     liquidation_fee: float = Field(default=0.005, ge=0, lt=1)
@@ -184,11 +173,15 @@ class Exchange(_Strict):
     liquidation: Liquidation = Liquidation()
 
 
-class Account(_Strict):
+class Account(Strict):
     wallet: Amount
+    # what the trader can afford to lose: the verdict picks the arrangement with the lowest
+    # liquidation probability whose ES99 stays within it (`stress.analysis.verdict`)
+    risk_capital: Amount | None = None
+    hard_stop: HardStop | None = None
 
 
-class Position(_Strict):
+class Position(Strict):
     id: str | None = Field(default=None, min_length=1, max_length=L.MAX_NAME)
     asset: str
     side: Literal["long", "short"]
@@ -198,22 +191,26 @@ class Position(_Strict):
     leverage: Leverage
     margin_mode: Literal["isolated", "cross"] = "cross"
     margin: Amount | None = None
+    # the trader's own rules (`stress.margin.trader_rules`)
+    stop_loss: StopLoss | None = None
+    reduce: list[ReduceStep] | None = Field(default=None, min_length=1, max_length=L.MAX_RUNGS)
+    top_up: TopUp | None = None
 
 
-class Portfolio(_Strict):
+class Portfolio(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
     account: Account
     positions: list[Position] = Field(min_length=1)
 
 
-class SweepBase(_Strict):
+class SweepBase(Strict):
     """The template every generated portfolio starts from."""
 
     account: Account
     positions: list[Position] = Field(min_length=1)
 
 
-class SweepRandom(_Strict):
+class SweepRandom(Strict):
     n: int = Field(ge=1, le=MAX_PORTFOLIOS)
     seed: int = Field(default=0, ge=0)
     # parameter name -> distribution; both depend on the base's position ids, so
@@ -221,7 +218,7 @@ class SweepRandom(_Strict):
     params: dict[str, Any] = Field(min_length=1)
 
 
-class Sweep(_Strict):
+class Sweep(Strict):
     """A generated portfolio set; the parameter syntax is checked by `stress.portfolios.sweep`."""
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=L.MAX_NAME)
@@ -237,7 +234,7 @@ class Sweep(_Strict):
         return self
 
 
-class Shock(_Strict):
+class Shock(Strict):
     """A price move laid over every path: ``move`` over ``over_hours`` from ``at_hour``."""
 
     asset: str
@@ -248,14 +245,14 @@ class Shock(_Strict):
     recover_hours: Hours | None = None  # None: no recovery, the move is permanent
 
 
-class FundingSpike(_Strict):
+class FundingSpike(Strict):
     # per funding interval, like exchange.funding.rate
     rate: float = Field(ge=-L.MAX_FUNDING_RATE, le=L.MAX_FUNDING_RATE)
     from_hour: Hours
     hours: float = Field(gt=0, le=L.MAX_HOURS)
 
 
-class AdlTrigger(_Strict):
+class AdlTrigger(Strict):
     """The market-wide move that sets off auto-deleveraging: ``asset`` moves by ``move`` (a
     fraction, -0.10 for a 10 % fall) within ``within_hours``."""
 
@@ -264,7 +261,7 @@ class AdlTrigger(_Strict):
     within_hours: float = Field(gt=0, le=L.MAX_HOURS)
 
 
-class Adl(_Strict):
+class Adl(Strict):
     """Auto-deleveraging: when the trigger fires on a path, each position in profit at that
     moment is closed at the mark with ``probability`` (rising with its profit x leverage rank
     among the book's winners when ``by_rank``, the venues' ADL order)."""
@@ -285,7 +282,7 @@ SCENARIO_EFFECTS = (
 )
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """One what-if run on the base paths (same seed, same random numbers).
 
     See `stress.paths.scenarios`.
@@ -314,7 +311,7 @@ class Scenario(_Strict):
         return out + [(f"shocks[{i}]", s) for i, s in enumerate(self.shocks or [])]
 
 
-class Config(_Strict):
+class Config(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=L.MAX_NAME)
     seed: int = Field(default=0, ge=0)
     simulation: Simulation
@@ -326,6 +323,7 @@ class Config(_Strict):
     sweep: Sweep | None = None
     modes: list[Mode] = Field(default=list(MODES), min_length=1)
     scenarios: list[Scenario] = Field(default_factory=list)
+    optimise: Optimise | None = None
 
     # where the file was read from: its name prefixes the messages of `stress.pipeline.prepare`,
     # and relative history files are found from its folder

@@ -8,11 +8,12 @@ this way the kernels need no notion of mode at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
+from stress.margin.trader_rules import RuleArrays, rule_arrays
 from stress.portfolios.modes import mode_buckets
 from stress.portfolios.resolve import ResolvedPortfolio, ResolvedPosition
 from stress.venues.tiers import TierTable
@@ -51,6 +52,8 @@ class Layout:
     tier_amount: np.ndarray  # (A, T) float64
     tier_count: np.ndarray  # (A,) int64
     tier_convex: np.ndarray  # (A,) bool: maintenance continuous at the caps, rates never falling
+    # the trader's rules (`stress.margin.trader_rules`), None when no portfolio has one
+    rules: RuleArrays | None = None
 
     @property
     def n_books(self) -> int:
@@ -140,7 +143,7 @@ def build_layout(
     cap, mmr, amount, count, convex = tier_arrays(tables)
     pos = list(zip(*pos_rows, strict=True))
     bkt = list(zip(*bucket_rows, strict=True))
-    return Layout(
+    layout = Layout(
         books=tuple(books),
         pos_asset=np.asarray(pos[0], dtype=np.int64),
         pos_qty=np.asarray(pos[1], dtype=np.float64),
@@ -161,3 +164,6 @@ def build_layout(
         tier_count=count,
         tier_convex=convex,
     )
+    if any(port.has_rules for port in portfolios):
+        layout = replace(layout, rules=rule_arrays(layout, portfolios))
+    return layout

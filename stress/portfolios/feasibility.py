@@ -19,6 +19,7 @@ from stress.portfolios.resolve import (
     ResolvedPosition,
     market_table,
     market_tables,
+    portfolio_of,
     resolve_position,
 )
 from stress.venues.tiers import TierTable
@@ -194,7 +195,5 @@ def check_books(
                 fail(f"{prefix}name", f"duplicate portfolio name {name!r}")
             names[name] = k
         resolved = check_positions(cfg, positions, account.wallet, prefix)
-        out.append(
-            ResolvedPortfolio(name=name, wallet=float(account.wallet), positions=tuple(resolved))
-        )
+        out.append(portfolio_of(name, account, tuple(resolved)))
     return out

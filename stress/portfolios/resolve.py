@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stress.config.schema import Account, Config, Market, Position
+from stress.config.trader import HardStop, ReduceStep, StopLoss, TopUp
 from stress.venues.tiers import TierTable
 
 
@@ -21,6 +22,14 @@ class ResolvedPosition:
     leverage: float
     margin_mode: str  # "isolated" | "cross"
     margin: float  # isolated allocation (default: the initial margin)
+    # the trader's rules (`stress.margin.trader_rules`); none by default
+    stop_loss: StopLoss | None = None
+    reduce: tuple[ReduceStep, ...] = ()
+    top_up: TopUp | None = None
+
+    @property
+    def has_rules(self) -> bool:
+        return self.stop_loss is not None or bool(self.reduce) or self.top_up is not None
 
     @property
     def sign(self) -> float:
@@ -47,6 +56,13 @@ class ResolvedPortfolio:
     wallet: float
     positions: tuple[ResolvedPosition, ...]
     params: dict[str, float | str] = field(default_factory=dict)
+    risk_capital: float | None = None  # what the trader can afford to lose, USDT
+    hard_stop: HardStop | None = None  # the account's stop (`stress.margin.trader_rules`)
+
+    @property
+    def has_rules(self) -> bool:
+        """Whether the trader's rules act on this portfolio (else the plain kernels run)."""
+        return self.hard_stop is not None or any(p.has_rules for p in self.positions)
 
 
 def asset_names(cfg: Config) -> list[str]:
@@ -92,6 +108,9 @@ def resolve_position(cfg: Config, pos: Position, index: int) -> ResolvedPosition
         leverage=float(pos.leverage),
         margin_mode=pos.margin_mode,
         margin=float(pos.margin if pos.margin is not None else initial_margin),
+        stop_loss=pos.stop_loss,
+        reduce=tuple(pos.reduce or ()),
+        top_up=pos.top_up,
     )
 
 
@@ -99,7 +118,26 @@ def resolve_portfolio(
     cfg: Config, name: str, account: Account, positions: list[Position]
 ) -> ResolvedPortfolio:
     resolved = tuple(resolve_position(cfg, p, i) for i, p in enumerate(positions))
-    return ResolvedPortfolio(name=name, wallet=float(account.wallet), positions=resolved)
+    return portfolio_of(name, account, resolved)
+
+
+def portfolio_of(
+    name: str,
+    account: Account,
+    positions: tuple[ResolvedPosition, ...],
+    params: dict[str, float | str] | None = None,
+    wallet: float | None = None,
+) -> ResolvedPortfolio:
+    """A resolved portfolio with the account's risk capital and hard stop, and its wallet (or
+    `wallet`, a sweep point's)."""
+    return ResolvedPortfolio(
+        name=name,
+        wallet=float(account.wallet if wallet is None else wallet),
+        positions=positions,
+        params={} if params is None else params,
+        risk_capital=None if account.risk_capital is None else float(account.risk_capital),
+        hard_stop=account.hard_stop,
+    )
 
 
 def listed_books(cfg: Config) -> list[tuple[str, Account, list[Position], str]]:

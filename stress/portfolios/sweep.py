@@ -30,7 +30,7 @@ from typing import Any
 from stress.config.schema import Config
 from stress.errors import fail
 from stress.portfolios.feasibility import portfolio_problem
-from stress.portfolios.resolve import ResolvedPortfolio, market_tables
+from stress.portfolios.resolve import ResolvedPortfolio, market_tables, portfolio_of
 from stress.portfolios.sweep_point import build_point, point_params
 from stress.portfolios.sweep_spec import Param, SweepBase, grid_axes, random_columns, sweep_base
 
@@ -130,7 +130,7 @@ def expand(cfg: Config) -> SweepExpansion:
         if reason is None:
             reason = portfolio_problem(positions, wallet, tables, modes)
         if reason is None:
-            kept.append(ResolvedPortfolio(name, float(wallet), positions, made_of))
+            kept.append(portfolio_of(name, cfg.sweep.base.account, positions, made_of, wallet))
             continue
         rule = _rule(reason)
         if rule not in reasons and len(examples) < EXAMPLES:

@@ -182,6 +182,9 @@ def build_point(
             margin_mode=mode[j],
             # the default, as resolve_position computes it: exactly the initial margin
             margin=margin[j] if margin[j] is not None else qty[j] * b.entry_price / s.leverage[j],
+            stop_loss=b.stop_loss,
+            reduce=b.reduce,
+            top_up=b.top_up,
         )
         for j, b in enumerate(base.positions)
     )

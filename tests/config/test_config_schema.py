@@ -26,7 +26,7 @@ from stress.config import parse_config
     [
         pytest.param(
             [("foo", 1)],
-            ["foo: unknown key (allowed: account, exchange, model, modes, name, portfolios"],
+            ["foo: unknown key (allowed: account, exchange, model, modes, name, optimise, "],
             id="unknown-top-level",
         ),
         pytest.param(
