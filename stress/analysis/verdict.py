@@ -1,142 +1,70 @@
-"""Which margin mode to choose for a portfolio, and why, with paired statistics.
+"""Which margin mode to choose for a portfolio, and why: three rules, and which one decided.
 
-Every mode of a portfolio is evaluated on the same price paths, so modes are compared path by
-path (paired differences). That removes the noise the modes share: two modes that agree on most
-paths are told apart with far fewer paths than two independent estimates would need.
+Every mode of a portfolio is evaluated on the same price paths and compared path by path
+(`stress.analysis.paired`). The rule, stated in the verdict, `stress compare` and the report:
 
-The rule, stated in the report too: the recommended mode has the best value of the objective
-(default ES99, the mean loss in the worst 1 % of outcomes: what a stress test guards against).
-Modes whose objective is statistically indistinguishable from the best are tied, and ties go
-to the lower liquidation probability, then the lower expected loss.
+* ``risk_capital``: the portfolio's account sets ``risk_capital`` (the USDT the trader can
+  afford to lose) and no objective was asked for. Among the modes whose ES99 stays within it,
+  the one with the lowest liquidation probability (`stress.analysis.risk_capital`). When none
+  fits there is no pick, and the run says what would fit (`stress.pipeline.fit_search`).
+* ``objective``: the user asked for one metric (``--objective``, ``objective=``): the mode with
+  its best value (`stress.analysis.objective`), as before risk capital existed.
+* None: neither. A single metric would mislead (ES99 always favours the mode whose loss is
+  capped by the posted margins, however often it liquidates), so there is no pick: the verdict
+  states the trade-off in one sentence per mode and asks for a risk capital.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from stress.analysis.objective import (
+    OBJECTIVES,
+    objective_headline,
+    objective_rule,
+    rank,
+    tied_with_best,
+)
+from stress.analysis.paired import Outcomes, compare_books, es_influence, paired_books
+from stress.analysis.risk_capital import (
+    RULE,
+    none_fits_headline,
+    pick_headline,
+    pick_within_risk_capital,
+)
+from stress.analysis.tradeoff import (
+    WHOLE_WALLET,
+    mode_sentence,
+    no_pick_headline,
+    safer_alternative,
+    smaller_tail,
+)
+from stress.analysis.verdict_text import LABEL, fmt_diff
 
-from stress.analysis.metrics import RUIN_FRACTION, Z95, paired_difference
-from stress.margin.engine import PathResults
-from stress.margin.layout import Layout
-from stress.portfolios.resolve import ResolvedPortfolio
+__all__ = [
+    "COMPARED",
+    "DECIDED_BY",
+    "OBJECTIVES",
+    "WHOLE_WALLET",
+    "Outcomes",
+    "compare_books",
+    "es_influence",
+    "paired_books",
+    "portfolio_verdict",
+]
 
-
-@dataclass(frozen=True)
-class Outcomes:
-    """What a verdict reads of a run: its books, per-path results and metrics."""
-
-    layout: Layout
-    results: PathResults
-    portfolios: list[ResolvedPortfolio]
-    metrics: list[dict[str, Any]]  # one per book
-    paths: int
-
-    def books_of(self, k_port: int) -> list[int]:
-        return self.layout.books_of(k_port)
-
-
-OBJECTIVES = ("es_99", "p_liquidation", "expected_loss")
 COMPARED = ("p_liquidation", "es_99", "expected_loss", "p_ruin", "bad_debt_mean")
 """Metrics compared mode against mode; lower is better for all of them."""
 
-_LABEL = {
-    "p_liquidation": "liquidation probability",
-    "es_99": "ES99",
-    "expected_loss": "expected loss",
-    "p_ruin": "ruin probability",
-    "bad_debt_mean": "mean bad debt",
-}
-_PROBABILITIES = ("p_liquidation", "p_ruin")
-WHOLE_WALLET = 0.95
-"""An ES99 at or above this share of the wallet means the whole wallet is at risk."""
+DECIDED_BY = ("risk_capital", "objective", None)
+"""The values of a verdict's ``decided_by``."""
 
-
-def es_influence(loss: np.ndarray, var: float, es: float, a: float = 0.99) -> np.ndarray:
-    """Per-path influence function of ES_a: its sample mean's variance is ES's variance.
-
-    IF(x) = VaR + (x - VaR) 1{x > VaR} / (1 - a) - ES (Acerbi & Tasche's tail mean), so the
-    standard error of a paired ES difference is std(IF_a - IF_b) / sqrt(n) without a bootstrap.
-    """
-    loss = np.asarray(loss, dtype=np.float64)
-    return var + np.where(loss > var, loss - var, 0.0) / (1.0 - a) - es
-
-
-def _per_path(result: Outcomes, k: int, metric: str) -> np.ndarray:
-    """The per-path quantity whose mean (or tail functional) is `metric`, for book k."""
-    res, layout = result.results, result.layout
-    if metric == "p_liquidation":
-        return (res.first_liq_step[:, k] >= 0).astype(np.float64)
-    if metric == "p_ruin":
-        wallet = result.portfolios[layout.books[k].portfolio].wallet
-        return (res.final_equity[:, k] <= RUIN_FRACTION * wallet).astype(np.float64)
-    if metric == "bad_debt_mean":
-        return res.bad_debt[:, k]
-    loss = layout.book_initial_equity[k] - res.final_equity[:, k]
-    if metric == "expected_loss":
-        return loss
-    m = result.metrics[k]
-    return es_influence(loss, m["var_99"], m["es_99"])
-
-
-def compare_books(
-    result: Outcomes, k_a: int, k_b: int, metric: str, cache: dict | None = None
-) -> dict[str, Any]:
-    """Paired difference a - b of `metric` between two books of the same portfolio.
-
-    The difference is that of the run's metrics; its standard error comes from the paths whose
-    per-path results were kept (all of them unless the run was too big), scaled to the run.
-    `cache` (a dict) keeps per-path arrays between calls on the same run.
-    """
-    out = paired_books(result, k_a, result, k_b, metric, cache, cache)
-    return {
-        "metric": metric,
-        "mode": result.layout.books[k_a].mode,
-        "versus": result.layout.books[k_b].mode,
-        **out,
-    }
-
-
-def paired_books(
-    run_a: Outcomes,
-    k_a: int,
-    run_b: Outcomes,
-    k_b: int,
-    metric: str,
-    cache_a: dict | None = None,
-    cache_b: dict | None = None,
-) -> dict[str, Any]:
-    """Paired difference a - b of `metric` between book k_a of one run and book k_b of another
-    (or the same) run on the same paths: two modes of a portfolio, or one book on two venues.
-
-    Returns ``{"difference", "se", "ci", "distinguishable"}`` (see `compare_books`).
-    """
-    arrays = []
-    for run, k, cache in ((run_a, k_a, cache_a), (run_b, k_b, cache_b)):
-        cache = {} if cache is None else cache
-        if (k, metric) not in cache:
-            cache[k, metric] = _per_path(run, k, metric)
-        arrays.append(cache[k, metric])
-    x_a, x_b = arrays
-    d = paired_difference(x_a, x_b)
-    diff = run_a.metrics[k_a][metric] - run_b.metrics[k_b][metric]
-    se = (d["se"] or 0.0) * math.sqrt(x_a.shape[0] / run_a.paths)
-    lo, hi = diff - Z95 * se, diff + Z95 * se
-    return {"difference": diff, "se": se, "ci": [lo, hi], "distinguishable": bool(lo > 0 or hi < 0)}
-
-
-def _fmt(metric: str, x: float) -> str:
-    if metric in _PROBABILITIES:
-        return f"{100 * x:.1f} %"
-    return f"{x:,.0f} USDT"
-
-
-def _fmt_diff(metric: str, x: float) -> str:
-    if metric in _PROBABILITIES:
-        return f"{100 * x:+.1f} pts"
-    return f"{x:+,.0f} USDT"
+NO_RULE = (
+    "No rule decided (no account.risk_capital, no objective). With account.risk_capital the "
+    "recommended mode is the one with the lowest liquidation probability whose ES99 (the mean "
+    "loss in the worst 1 % of paths) stays within it; with an objective (es_99, p_liquidation "
+    "or expected_loss), the one with its best value."
+)
 
 
 def _comparison_text(c: dict[str, Any]) -> str:
@@ -144,153 +72,107 @@ def _comparison_text(c: dict[str, Any]) -> str:
     lo, hi = c["ci"]
     verdict = "distinguishable" if c["distinguishable"] else "not distinguishable from noise"
     return (
-        f"{_LABEL[m]}: {c['mode']} minus {c['versus']} = {_fmt_diff(m, c['difference'])} "
-        f"(95 % CI {_fmt_diff(m, lo)} to {_fmt_diff(m, hi)}): {verdict}"
+        f"{LABEL[m]}: {c['mode']} minus {c['versus']} = {fmt_diff(m, c['difference'])} "
+        f"(95 % CI {fmt_diff(m, lo)} to {fmt_diff(m, hi)}): {verdict}"
     )
 
 
-def _tied_with_best(result: Outcomes, books: list[int], metric: str, cache: dict) -> list[int]:
-    """Books whose `metric` is not distinguishably worse than the best book's."""
-    best = min(books, key=lambda k: result.metrics[k][metric])
-    return [
-        k
-        for k in books
-        if k == best or not compare_books(result, k, best, metric, cache)["distinguishable"]
-    ]
+def _comparisons(result: Outcomes, ref: int, books: list[int], cache: dict) -> list[dict]:
+    """Paired differences `ref` minus each other book, for every compared metric."""
+    out = []
+    for k in books:
+        if k == ref:
+            continue
+        for metric in COMPARED:
+            c = compare_books(result, ref, k, metric, cache)
+            c["text"] = _comparison_text(c)
+            out.append(c)
+    return out
 
 
-def _rank(
-    result: Outcomes, books: list[int], objective: str, cache: dict
-) -> tuple[int, list[tuple[str, list[int]]]]:
-    """The recommended book and how it was reached.
-
-    Best objective; ties (within noise) go to p_liquidation, then expected loss. The second
-    value lists, per criterion used, the books still tied after it: the last one decided.
-    """
-    order = [objective] + [m for m in ("p_liquidation", "expected_loss") if m != objective]
-    candidates = books
-    steps = []
-    for metric in order:
-        before = candidates
-        candidates = _tied_with_best(result, candidates, metric, cache)
-        steps.append((metric, before))
-        if len(candidates) == 1:
-            return candidates[0], steps
-    best = min(candidates, key=lambda k: tuple(result.metrics[k][m] for m in order))
-    return best, steps
-
-
-def _whole_wallet(result: Outcomes, k: int) -> bool:
-    wallet = result.portfolios[result.layout.books[k].portfolio].wallet
-    return result.metrics[k]["es_99"] >= WHOLE_WALLET * wallet
+def _by_risk_capital(result: Outcomes, books: list[int], rc: float, cache: dict) -> dict:
+    """The risk-capital rule's pick (None when no mode fits) and its sentences."""
+    pick = pick_within_risk_capital(result, books, rc, cache=cache)
+    fits = [result.layout.books[k].mode for k in pick.fits]
+    if pick.best is None:
+        modes = " ".join(mode_sentence(result, k) for k in books)
+        return {
+            "rec": None,
+            "headline": none_fits_headline(result, books, rc),
+            "tradeoff": modes,
+            "within_risk_capital": fits,
+        }
+    others = [k for k in books if k != pick.best]
+    return {
+        "rec": pick.best,
+        "headline": pick_headline(result, books, rc, pick),
+        "tradeoff": safer_alternative(result, pick.best, others, cache, rc)
+        or smaller_tail(result, pick.best, others, cache),
+        "within_risk_capital": fits,
+    }
 
 
-_WHAT = {
-    "es_99": "the smallest tail loss (ES99, the mean loss in the worst 1 % of paths)",
-    "p_liquidation": "the lowest liquidation probability",
-    "expected_loss": "the smallest expected loss",
-}
+def _by_objective(result: Outcomes, books: list[int], objective: str, cache: dict) -> dict:
+    rec, steps = rank(result, books, objective, cache)
+    others = [k for k in books if k != rec]
+    return {
+        "rec": rec,
+        "headline": objective_headline(result, rec, others, steps),
+        "tradeoff": safer_alternative(result, rec, others, cache),
+    }
 
 
-def _against(result: Outcomes, metric: str, books: list[int]) -> str:
-    parts = [
-        f"{_fmt(metric, result.metrics[k][metric])} in {result.layout.books[k].mode}" for k in books
-    ]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+def portfolio_verdict(
+    result: Outcomes, k_port: int, objective: str | None = None
+) -> dict[str, Any]:
+    """The recommendation for one portfolio of a run, by the rule that applies (module
+    docstring).
 
-
-def _headline(result: Outcomes, rec: int, others: list[int], steps: list) -> str:
-    """Why `rec` was chosen: the criterion that decided, and the ties before it."""
-    mode = result.layout.books[rec].mode
-    objective = steps[0][0]
-    value = result.metrics[rec][objective]
-    if not others:
-        return f"{mode} is the only mode evaluated: {_LABEL[objective]} {_fmt(objective, value)}."
-    decided, pool = steps[-1]
-    rivals = [k for k in pool if k != rec]
-    reason = (
-        f"it has {_WHAT[decided]}, {_fmt(decided, result.metrics[rec][decided])} "
-        f"against {_against(result, decided, rivals)}"
-    )
-    if decided == objective:
-        return f"Choose {mode}: {reason}."
-    tied = [k for k in steps[1][1] if k != rec] if len(steps) > 1 else rivals
-    return (
-        f"Choose {mode}: its {_LABEL[objective]} ({_fmt(objective, value)}) is within "
-        f"statistical noise of {_against(result, objective, tied)}, and among those "
-        f"{reason}."
-    )
-
-
-def _tradeoff(result: Outcomes, rec: int, others: list[int], cache: dict) -> str | None:
-    """What the best alternative on liquidation probability offers, and what it costs."""
-    m_rec = result.metrics[rec]
-    safer = [
-        k
-        for k in others
-        if compare_books(result, k, rec, "p_liquidation", cache)["distinguishable"]
-        and result.metrics[k]["p_liquidation"] < m_rec["p_liquidation"]
-    ]
-    if not safer:
-        return None
-    k = min(safer, key=lambda j: result.metrics[j]["p_liquidation"])
-    m, mode = result.metrics[k], result.layout.books[k].mode
-    p_rec, p_alt = m_rec["p_liquidation"], m["p_liquidation"]
-    text = (
-        f"Trade-off: {mode} cuts the liquidation probability from "
-        f"{_fmt('p_liquidation', p_rec)} to {_fmt('p_liquidation', p_alt)}"
-    )
-    if m["es_99"] > m_rec["es_99"]:
-        text += (
-            f" but raises ES99 from {_fmt('es_99', m_rec['es_99'])} to {_fmt('es_99', m['es_99'])}"
-        )
-        if _whole_wallet(result, k):
-            text += f": in {mode} the whole wallet is at risk"
-    if m["expected_loss"] < m_rec["expected_loss"]:
-        text += (
-            f"; its expected loss is {_fmt('expected_loss', m['expected_loss'])} against "
-            f"{_fmt('expected_loss', m_rec['expected_loss'])}"
-        )
-    return text + "."
-
-
-def portfolio_verdict(result: Outcomes, k_port: int, objective: str = "es_99") -> dict[str, Any]:
-    """The recommendation for one portfolio of a run.
-
-    ``objective`` is one of `OBJECTIVES`, checked with the run's other settings by
-    `stress.pipeline.prepare.check_overrides`.
+    ``objective`` is one of `OBJECTIVES` or None (not asked for), checked with the run's other
+    settings by `stress.pipeline.prepare.check_overrides`.
 
     Returns
     -------
     dict
-        ``recommended`` (mode), ``objective``, ``headline`` and ``tradeoff`` (sentences; the
-        trade-off is None when no mode is distinguishably safer from liquidation), ``winners``
-        ({metric: modes tied for best}), ``comparisons`` (paired differences recommended minus
-        each other mode, for every compared metric, with a sentence each) and ``rule``.
+        ``recommended`` (mode, or None when there is no single pick), ``decided_by`` (one of
+        `DECIDED_BY`), ``objective`` (the objective that decided, else None), ``risk_capital``
+        (the portfolio's, or None), ``within_risk_capital`` (the modes whose ES99 fits it;
+        None without a risk capital), ``headline`` and ``tradeoff`` (sentences; the trade-off
+        is None when no mode is distinguishably safer from liquidation than the pick),
+        ``winners`` ({metric: modes tied for best}), ``comparisons`` (paired differences of the
+        recommended mode, or the first mode without one, minus each other mode, for every
+        compared metric, with a sentence each), ``rule`` (the rule that decided, in words) and
+        ``fit`` (None here; what would fit the risk capital when no mode does, filled in by
+        `stress.pipeline.fit_search` for a run's base paths).
     """
     books = result.books_of(k_port)
-    mode_of = {k: result.layout.books[k].mode for k in books}
+    rc = result.portfolios[k_port].risk_capital
     cache: dict = {}
-    rec, steps = _rank(result, books, objective, cache)
-    others = [k for k in books if k != rec]
-    comparisons = []
-    for k in others:
-        for metric in COMPARED:
-            c = compare_books(result, rec, k, metric, cache)
-            c["text"] = _comparison_text(c)
-            comparisons.append(c)
+    within = None
+    if objective is not None:
+        decided_by, rule = "objective", objective_rule(objective)
+        out = _by_objective(result, books, objective, cache)
+    elif rc is not None:
+        decided_by, rule = "risk_capital", RULE
+        out = _by_risk_capital(result, books, rc, cache)
+        within = out["within_risk_capital"]
+    else:
+        decided_by, rule = None, NO_RULE
+        out = {"rec": None, "headline": no_pick_headline(result, books), "tradeoff": None}
+    rec = out["rec"]
     return {
-        "recommended": mode_of[rec],
+        "recommended": None if rec is None else result.layout.books[rec].mode,
+        "decided_by": decided_by,
         "objective": objective,
-        "headline": _headline(result, rec, others, steps),
-        "tradeoff": _tradeoff(result, rec, others, cache),
+        "risk_capital": rc,
+        "within_risk_capital": within,
+        "headline": out["headline"],
+        "tradeoff": out["tradeoff"],
         "winners": {
-            m: [mode_of[k] for k in _tied_with_best(result, books, m, cache)] for m in COMPARED
+            m: [result.layout.books[k].mode for k in tied_with_best(result, books, m, cache)]
+            for m in COMPARED
         },
-        "comparisons": comparisons,
-        "rule": (
-            f"The recommended mode has the best {_LABEL[objective]}; modes within statistical "
-            "noise of it (95 % paired interval covering 0) are tied, and ties go to the lower "
-            "liquidation probability, then the lower expected loss."
-        ),
+        "comparisons": _comparisons(result, books[0] if rec is None else rec, books, cache),
+        "rule": rule,
+        "fit": None,
     }

@@ -37,11 +37,13 @@ PathsOpt = Annotated[int | None, typer.Option("--paths", help="Override simulati
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the seed.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ObjectiveOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--objective",
-        help="What the recommended mode minimises: es_99 (tail loss), p_liquidation or "
-        "expected_loss.",
+        help="Recommend the mode with the best value of one metric: es_99 (tail loss), "
+        "p_liquidation or expected_loss. Without it, account.risk_capital decides (the lowest "
+        "liquidation probability whose ES99 stays within it); without either, no single pick.",
+        show_default=False,
     ),
 ]
 
@@ -137,7 +139,7 @@ def run_note(folder: OutputFolder) -> str:
     return f"nothing written; the files already in {folder.path} are untouched"
 
 
-def prepare_plan(config: Path, paths: int | None, seed: int | None, objective: str = "es_99"):
+def prepare_plan(config: Path, paths: int | None, seed: int | None, objective: str | None = None):
     """The config loaded and prepared; `prepare` checks the options first, before any work,
     named as typed."""
     from stress.pipeline.prepare import CLI_NAMES, prepare

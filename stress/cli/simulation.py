@@ -36,7 +36,7 @@ def run_cmd(
     ] = None,
     paths: PathsOpt = None,
     seed: SeedOpt = None,
-    objective: ObjectiveOpt = "es_99",
+    objective: ObjectiveOpt = None,
     per_path: Annotated[
         bool,
         typer.Option(
@@ -80,7 +80,7 @@ def compare_cmd(
     paths: PathsOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
-    objective: ObjectiveOpt = "es_99",
+    objective: ObjectiveOpt = None,
     venues: Annotated[
         str | None,
         typer.Option(

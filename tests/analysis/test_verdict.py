@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import ROOT
 from support.factories import two_asset_config
+from support.fake_outcomes import fake_run
 
 import stress
-from stress.analysis.metrics import book_metrics, expected_shortfall, value_at_risk
+from stress.analysis.metrics import expected_shortfall, value_at_risk
 from stress.analysis.verdict import compare_books, es_influence, portfolio_verdict
 from stress.pipeline.prepare import check_overrides
 
@@ -30,51 +30,15 @@ def test_es_influence_function_gives_the_sampling_error_of_es():
     assert abs(np.mean(ses) - spread) < 4 * spread / math.sqrt(2 * reps)
 
 
-class _Results(SimpleNamespace):
-    def loss(self, layout):
-        return layout.book_initial_equity[None, :] - self.final_equity
-
-
-def _fake_run(losses: dict[str, np.ndarray], liq: dict[str, np.ndarray], wallet=1_000.0):
-    """A RunResult stand-in: one portfolio, the given per-path losses and liquidations."""
-    modes = list(losses)
-    final = np.stack([wallet - losses[m] for m in modes], axis=1)
-    steps = np.stack([np.where(liq[m], 1, -1) for m in modes], axis=1)
-    bad = np.zeros_like(final)
-    layout = SimpleNamespace(
-        books=[SimpleNamespace(portfolio=0, mode=m) for m in modes],
-        book_initial_equity=np.full(len(modes), wallet),
-    )
-    res = SimpleNamespace(
-        layout=layout,
-        results=_Results(final_equity=final, first_liq_step=steps, bad_debt=bad),
-        portfolios=[SimpleNamespace(name="p", wallet=wallet)],
-        paths=final.shape[0],
-        books_of=lambda k: [j for j, b in enumerate(layout.books) if b.portfolio == k],
-    )
-    res.metrics = [
-        book_metrics(
-            loss=losses[m],
-            first_liq_step=steps[:, k],
-            bad_debt=bad[:, k],
-            final_equity=final[:, k],
-            initial_wallet=wallet,
-            step_hours=1.0,
-        )
-        for k, m in enumerate(modes)
-    ]
-    return res
-
-
 def test_a_dominant_mode_wins_every_metric():
     rng = np.random.default_rng(1)
     base = rng.normal(0, 100, 4_000)
     liq = base > 150
-    fake = _fake_run(
+    fake = fake_run(
         {"isolated": base + 50, "cross": base, "as_configured": base + 20},
         {"isolated": base > 100, "cross": liq, "as_configured": base > 120},
     )
-    v = portfolio_verdict(fake, 0)
+    v = portfolio_verdict(fake, 0, objective="es_99")
     assert v["recommended"] == "cross"
     assert v["headline"].startswith("Choose cross: it has the smallest tail loss")
     assert v["winners"]["es_99"] == ["cross"]
@@ -87,11 +51,11 @@ def test_ties_within_noise_go_to_the_lower_liquidation_probability():
     rng = np.random.default_rng(2)
     base = rng.normal(0, 100, 4_000)
     noise = rng.normal(0, 1e-3, 4_000)  # ES99 differs by noise only
-    fake = _fake_run(
+    fake = fake_run(
         {"isolated": base, "cross": base + noise},
         {"isolated": base > 50, "cross": base > 150},
     )
-    v = portfolio_verdict(fake, 0)
+    v = portfolio_verdict(fake, 0, objective="es_99")
     assert set(v["winners"]["es_99"]) == {"isolated", "cross"}
     assert v["recommended"] == "cross"
     assert v["winners"]["p_liquidation"] == ["cross"]
@@ -103,7 +67,7 @@ def test_ties_within_noise_go_to_the_lower_liquidation_probability():
 def test_objective_changes_the_recommendation_and_tradeoff_names_the_cost():
     rng = np.random.default_rng(4)
     base = rng.normal(0, 100, 6_000)
-    fake = _fake_run(
+    fake = fake_run(
         {"isolated": np.minimum(base, 150.0), "cross": base},  # isolated caps the loss
         {"isolated": base >= 150.0, "cross": base > 280.0},
     )
@@ -130,17 +94,89 @@ def test_paired_difference_of_identical_books_is_exactly_zero():
         assert c["difference"] == 0.0 and c["ci"] == [0.0, 0.0] and not c["distinguishable"]
 
 
+def _capped_or_rare(seed: int, risk_capital: float | None):
+    """isolated caps its loss at 150 and liquidates often; cross rarely, with the whole tail."""
+    base = np.random.default_rng(seed).normal(0, 100, 6_000)
+    return fake_run(
+        {"isolated": np.minimum(base, 150.0), "cross": base},
+        {"isolated": base >= 150.0, "cross": base > 280.0},
+        risk_capital=risk_capital,
+        margin=75.0,  # two legs of 75: the 150 isolated can lose
+    )
+
+
+def test_without_risk_capital_or_objective_there_is_no_pick_but_a_sentence_per_mode():
+    v = portfolio_verdict(_capped_or_rare(4, None), 0)
+    assert v["recommended"] is None and v["decided_by"] is None and v["objective"] is None
+    head = v["headline"]
+    assert head.startswith("No single pick without a risk capital.")
+    assert head.endswith("for a recommendation: the mode with the lowest liquidation probability "
+                         "whose ES99 stays within it.")  # fmt: skip
+    assert "Set account.risk_capital" in head
+    # one sentence per mode, each naming its liquidation probability
+    for mode in ("isolated", "cross"):
+        assert head.count(f". {mode}: ") == 1
+    assert "isolated: a position is liquidated on" in head
+    assert "losses are capped at the 150 USDT posted as margin (ES99 150 USDT)" in head
+    assert "cross: liquidated on" in head
+    assert v["rule"].startswith("No rule decided")
+    # the comparisons still hold every paired difference (of the first mode)
+    assert {c["versus"] for c in v["comparisons"]} == {"cross"}
+
+
+def test_risk_capital_picks_the_lowest_liquidation_probability_that_fits():
+    fake = _capped_or_rare(4, 200.0)
+    es = {fake.layout.books[k].mode: m["es_99"] for k, m in enumerate(fake.metrics)}
+    assert es["isolated"] <= 200.0 < es["cross"]
+    v = portfolio_verdict(fake, 0)
+    assert v["decided_by"] == "risk_capital" and v["recommended"] == "isolated"
+    assert v["within_risk_capital"] == ["isolated"] and v["risk_capital"] == 200.0
+    assert v["headline"].startswith("Choose isolated: it is the only mode whose ES99")
+    assert "beyond the risk capital of 200 USDT" in v["tradeoff"]
+    assert v["rule"].startswith("Decided by the risk capital")
+    roomy = portfolio_verdict(_capped_or_rare(4, 1_000.0), 0)
+    assert roomy["recommended"] == "cross"
+    assert roomy["tradeoff"].startswith("Trade-off: isolated lowers ES99 from")
+    assert "it has the lowest liquidation probability" in roomy["headline"]
+    # an explicit objective overrides the risk capital, as before it existed
+    tail = portfolio_verdict(_capped_or_rare(4, 1_000.0), 0, objective="es_99")
+    assert tail["decided_by"] == "objective" and tail["recommended"] == "isolated"
+
+
+def test_no_mode_fits_the_risk_capital():
+    v = portfolio_verdict(_capped_or_rare(4, 50.0), 0)
+    assert v["decided_by"] == "risk_capital" and v["recommended"] is None
+    assert v["within_risk_capital"] == [] and v["fit"] is None  # the search is the pipeline's
+    assert v["headline"].startswith("No mode fits the risk capital of 50 USDT: ES99 is")
+    assert v["tradeoff"].startswith("isolated: ") and ". cross: " in v["tradeoff"]
+
+
 def test_example_verdict_matches_its_metrics():
+    # the shipped hedge sets a risk capital: the rule that decides is said
     res = stress.run(ROOT / "configs" / "btc_eth_hedge.yaml", paths=3_000)
     data = res.to_dict()["portfolios"][0]
     v = data["verdict"]
+    assert v["decided_by"] == "risk_capital"
     rec = v["recommended"]
-    assert rec in data["modes"]
-    es = data["modes"][rec]["es_99"]
-    assert f"{es:,.0f} USDT" in v["headline"]
+    assert rec in data["modes"] and rec in v["within_risk_capital"]
+    assert data["modes"][rec]["es_99"] <= v["risk_capital"]
+    p_rec = data["modes"][rec]["p_liquidation"]
+    assert f"the lowest liquidation probability, {100 * p_rec:.1f} %" in v["headline"]
     for c in v["comparisons"]:
         assert c["mode"] == rec and c["versus"] != rec
         want = data["modes"][rec][c["metric"]] - data["modes"][c["versus"]][c["metric"]]
         assert c["difference"] == pytest.approx(want, abs=1e-9)
         lo, hi = c["ci"]
         assert lo <= c["difference"] <= hi
+
+
+def test_an_explicit_objective_gives_the_verdict_of_before():
+    res = stress.run(ROOT / "configs" / "btc_eth_hedge.yaml", paths=3_000, objective="es_99")
+    v = res.verdicts[0]
+    assert v["decided_by"] == "objective" and v["objective"] == "es_99"
+    assert v["headline"] == (
+        "Choose isolated: it has the smallest tail loss (ES99, the mean loss in the worst 1 % "
+        "of paths), 6,000 USDT against 10,000 USDT in cross and 10,000 USDT in as_configured."
+    )
+    assert v["tradeoff"].startswith("Trade-off: cross cuts the liquidation probability")
+    assert v["rule"].startswith("The recommended mode has the best ES99;")

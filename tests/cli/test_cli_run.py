@@ -113,11 +113,12 @@ def test_run_defaults_to_reports_name_and_is_reproducible(tmp_path):
 
 def test_compare_json_matches_the_api(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump(two_asset_config()))
+    book = two_asset_config(account={"wallet": 10_000.0, "risk_capital": 5_000.0})
+    cfg.write_text(yaml.safe_dump(book))
     proc = run_stress("compare", cfg, "--json", "--paths", 512, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    api = stress.run(two_asset_config(), paths=512).to_dict()
+    api = stress.run(book, paths=512).to_dict()
     for mode in api["portfolios"][0]["modes"]:
         got = data["portfolios"][0]["modes"][mode]
         want = api["portfolios"][0]["modes"][mode]

@@ -137,7 +137,7 @@ def _best_mode_trace(
         "z": [[modes.index(r) if r in modes else None for r in row] for row in rec],
         "customdata": [
             [
-                ["", ""] if i is None else [label(ports[i]["name"]), r]
+                ["", ""] if i is None else [label(ports[i]["name"]), r or "no single pick"]
                 for i, r in zip(a, b, strict=True)
             ]
             for a, b in zip(cells, rec, strict=True)
@@ -166,23 +166,39 @@ def _best_mode_trace(
     return trace
 
 
+def _how_chosen(ports: list[dict]) -> str:
+    """The rule that picked the modes on the map, in a few words."""
+    picked = [p["verdict"] for p in ports if (p.get("verdict") or {}).get("recommended")]
+    if not picked:
+        return "no mode is recommended"
+    v = picked[0]
+    if v.get("decided_by") == "risk_capital":
+        return (
+            "the lowest liquidation probability among the modes whose ES 99 % stays within the "
+            f"risk capital of {v['risk_capital']:,.0f} USDT"
+        )
+    judged = {"es_99": "ES 99 %", "p_liquidation": "liquidation probability"}.get(
+        v.get("objective"), "expected loss"
+    )
+    return f"best {judged}, ties to the lower liquidation probability"
+
+
 def _best_mode_caption(ports: list[dict], modes: list[str], grid: Grid) -> str:
     """What the map shows, and how many portfolios of the whole sweep each mode won."""
     counts = {m: 0 for m in modes}
+    none = 0
     for p in ports:
         r = (p.get("verdict") or {}).get("recommended")
         if r in counts:
             counts[r] += 1
+        none += r is None
     tally = ", ".join(f"{m} at {c:,}" for m, c in counts.items() if c)
-    objective = (ports[0].get("verdict") or {}).get("objective", "es_99")
-    judged = {"es_99": "ES 99 %", "p_liquidation": "liquidation probability"}.get(
-        objective, "expected loss"
-    )
+    if none:
+        tally += f"{', ' if tally else ''}no single pick at {none:,} (blank cells)"
     return (
-        f"The mode the verdict recommends at each point (best {judged}, ties to the lower "
-        f"liquidation probability), in the mode colours: the choice flips where the colour "
-        f"changes. Over the whole sweep: {tally} of {len(ports):,} portfolios."
-        + grid.sampled_text()
+        f"The mode the verdict recommends at each point ({_how_chosen(ports)}), in the mode "
+        f"colours: the choice flips where the colour changes. Over the whole sweep: {tally} of "
+        f"{len(ports):,} portfolios." + grid.sampled_text()
     )
 
 

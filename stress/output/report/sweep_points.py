@@ -270,7 +270,9 @@ def sweep_figures(data: dict[str, Any]) -> tuple[list[Figure], str | None]:
     modes = ordered_modes({m: None for p in ports for m in p["modes"]})
     share, _ = V.es_unit(ports)
     params = list(sweep["parameters"])
-    verdicts = any(p.get("verdict") for p in ports)
+    # a map of recommended modes only where some portfolio has one (a risk capital or an
+    # objective decided)
+    verdicts = any((p.get("verdict") or {}).get("recommended") for p in ports)
     figs: list[Figure] = []
     x, y, others = V.choose_axes(ports, params)
     if sweep["kind"] == "grid" and y is not None:

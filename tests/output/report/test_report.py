@@ -159,7 +159,7 @@ def test_verdict_and_mode_numbers_match_summary(example):
     port = summary["portfolios"][k]
     verdict = port["verdict"]
     section = tree.find("section", id=f"portfolio-{k}")
-    assert section.find("span", cls="pill").text == verdict["recommended"]
+    assert section.find("span", cls="pill").text == (verdict["recommended"] or "no single pick")
     # the verdict comes first: before any of the portfolio's figures
     assert page.index(html.escape(verdict["headline"])) < page.index(f'id="p{k}-')
     if verdict["tradeoff"]:
@@ -167,7 +167,9 @@ def test_verdict_and_mode_numbers_match_summary(example):
     table = section.find("table", cls="modes-table")
     rows = {r.attrs["data-mode"]: r for r in table.find_all("tr") if "data-mode" in r.attrs}
     assert set(rows) == set(port["modes"])
-    assert "recommended" in rows[verdict["recommended"]].text
+    for mode, row in rows.items():  # the tag on the recommended mode only (none: no pick)
+        assert ("recommended" in row.text) == (mode == verdict["recommended"])
+    assert f"How the verdict was reached: {verdict['rule']}" in section.text
     all_modes = set(port["modes"])
     for mode, m in port["modes"].items():
         cell = {td.attrs["data-metric"]: td for td in rows[mode].find_all("td")}

@@ -58,8 +58,13 @@ def grid_config(random: bool = False) -> dict:
 
 
 @functools.cache
-def grid_page(random: bool = False) -> tuple[dict, dict, Node]:
-    res = stress.run(grid_config(random), paths=300)
+def grid_page(random: bool = False, risk_capital: float | None = None) -> tuple[dict, dict, Node]:
+    """The report of a small sweep; ranked by ES99 (an explicit objective) unless a risk
+    capital is given."""
+    cfg = grid_config(random)
+    cfg["sweep"]["base"]["account"]["risk_capital"] = risk_capital
+    objective = "es_99" if risk_capital is None else None
+    res = stress.run(cfg, paths=300, objective=objective)
     summary = json.loads(json.dumps(jsonable(res.to_dict())))
     page = render_report(res)
     assert len(page.encode("utf-8")) < MAX_BYTES
@@ -135,6 +140,33 @@ def test_recommended_mode_map_agrees_with_every_verdict():
             assert mode == rec and ticks[z] == rec
             seen += 1
     assert seen == len(summary["portfolios"])
+
+
+def test_under_a_risk_capital_the_map_leaves_points_without_a_pick_blank():
+    summary, specs, tree = grid_page(risk_capital=10_000.0)
+    by_name = {p["name"]: p for p in summary["portfolios"]}
+    recs = [p["verdict"]["recommended"] for p in summary["portfolios"]]
+    assert None in recs and len(set(recs) - {None}) >= 1  # a mix, or the test shows nothing
+    assert {p["verdict"]["decided_by"] for p in summary["portfolios"]} == {"risk_capital"}
+    spec = specs["sweep-best-mode"]
+    ticks = spec["data"][0]["colorbar"]["ticktext"]
+    blank = picked = 0
+    for t in spec["data"]:
+        for _, _, (name, shown), z in _cells(t):
+            rec = by_name[name]["verdict"]["recommended"]
+            if rec is None:
+                assert z is None and shown == "no single pick"
+                blank += 1
+            else:
+                assert shown == rec and ticks[z] == rec
+                picked += 1
+    assert (blank, picked) == (recs.count(None), len(recs) - recs.count(None))
+    caption = tree.find("figure", id="fig-sweep-best-mode").find("figcaption").text
+    assert "whose ES 99 % stays within the risk capital of 10,000 USDT" in caption
+    assert f"no single pick at {recs.count(None):,} (blank cells)" in caption
+    for p in summary["portfolios"]:
+        rec = p["verdict"]["recommended"]
+        assert rec is None or p["modes"][rec]["es_99"] <= p["verdict"]["risk_capital"]
 
 
 def test_frontier_is_the_recommended_modes_trade_off():
