@@ -384,7 +384,9 @@ def flat_metrics(metrics: dict) -> dict[str, float | None]:
 
     ``p_liquidation_ci`` becomes ``p_liquidation_ci_lo``/``_hi`` and
     ``time_to_liquidation_hours`` becomes ``ttl_hours_p10``/``_p50``/``_p90`` (None when no path
-    liquidates); other scalar entries are copied and nested entries not listed here dropped.
+    liquidates); ``rules`` becomes ``<rule>_p_fired``, ``top_up_amount_mean``,
+    ``<metric>_without_rules`` and ``saved_<metric>``; other scalar entries are copied and
+    nested entries not listed here dropped.
     """
     flat: dict[str, float | None] = {}
     for key, value in metrics.items():
@@ -393,6 +395,21 @@ def flat_metrics(metrics: dict) -> dict[str, float | None]:
         elif key == "time_to_liquidation_hours":
             for tag in TTL_QUANTILES:
                 flat[f"ttl_hours_{tag}"] = None if value is None else value[tag]
+        elif key == "rules":
+            flat.update(_flat_rules(value))
         elif not isinstance(value, dict | list | tuple):
             flat[key] = value
+    return flat
+
+
+def _flat_rules(rules: dict) -> dict[str, float | None]:
+    """The trader's rules' columns (`stress.analysis.rule_metrics`)."""
+    flat: dict[str, float | None] = {}
+    for name in ("stop_loss", "reduce", "top_up", "hard_stop"):
+        flat[f"{name}_p_fired"] = rules[name]["p_fired"]
+    flat["top_up_amount_mean"] = rules["top_up"]["amount_mean"]
+    for key, value in rules["without_rules"].items():
+        flat[f"{key}_without_rules"] = value
+    for key, value in rules["saved"].items():
+        flat[f"saved_{key}"] = value
     return flat

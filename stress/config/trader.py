@@ -3,12 +3,13 @@ stop. What they do on a path is `stress.margin.trader_rules`'."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stress.config import limits as L
 from stress.config.base import Amount, Price, Strict, exactly_one
+from stress.config.read import show_typed
 
 
 class HardStop(Strict):
@@ -57,3 +58,11 @@ class TopUp(Strict):
     amount: Literal["initial"] | Amount = "initial"
     max_times: int = Field(default=1, ge=1, le=L.MAX_TOP_UPS)
     cap: Amount | None = None
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Any:
+        # one message for the two alternatives instead of one per branch of the union
+        if isinstance(value, str) and value != "initial" or isinstance(value, bool):
+            raise ValueError(f"expected 'initial' or an amount in USDT, got {show_typed(value)}")
+        return value

@@ -10,7 +10,7 @@ rules) runs `stress.margin.kernels`; any other liquidation process or a market w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,8 +19,11 @@ from stress.margin.adl import AdlResults, AdlRules, adl_after_liquidation, kerne
 from stress.margin.aggregate import BookResults, books_from_buckets_nb, partials_to_books_nb
 from stress.margin.kernels import BLOCK, BucketResults, Buckets, Market, Tiers, mark_buckets_nb
 from stress.margin.layout import Layout
+from stress.margin.path_results import PathResults
 from stress.margin.process_kernels import PartialResults, mark_buckets_process_nb
 from stress.margin.processes import DEFAULT_PROCESS, FULL_CLOSE, SLICES, TIER_STEP_DOWN, Process
+from stress.margin.rules_kernel import mark_books_rules_nb
+from stress.margin.rules_state import BookSpan
 from stress.margin.slippage import Liquidity
 from stress.paths.scenarios import adl_uniforms
 
@@ -63,46 +66,6 @@ class MarketRules:
             return self.liquidity
         zeros = np.zeros(n_assets)
         return Liquidity(np.zeros(n_assets, dtype=np.bool_), zeros, zeros, zeros, zeros + 1.0)
-
-
-@dataclass
-class PathResults:
-    """Per-path outcome of every book (portfolio x mode); shapes (n_paths, K) or (n_paths, P)."""
-
-    final_equity: np.ndarray  # float64
-    first_liq_step: np.ndarray  # int32, -1 = never liquidated
-    bad_debt: np.ndarray  # float64: deficits absorbed by the venue, summed over the buckets
-    fees_paid: np.ndarray  # float64: liquidation fees paid, summed over the buckets
-    pos_liquidated: np.ndarray  # bool, per position of the layout: closed, whole or in part
-    pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
-    # processes other than full_close only (else None): partial closes summed over the buckets
-    partial_closes: np.ndarray | None = None  # int32: how many
-    partial_notional: np.ndarray | None = None  # float64: notional they closed, at the mark
-    # scenarios with ADL only (else None)
-    adl_closed: np.ndarray | None = None  # int32: positions of the book ADL closed
-    adl_liquidated: np.ndarray | None = None  # bool: a bucket first liquidated after those
-
-    @classmethod
-    def empty(
-        cls, n_paths: int, layout: Layout, partial: bool = False, adl: bool = False
-    ) -> PathResults:
-        k, p = layout.n_books, layout.pos_qty.shape[0]
-        return cls(
-            final_equity=np.empty((n_paths, k)),
-            first_liq_step=np.empty((n_paths, k), dtype=np.int32),
-            bad_debt=np.empty((n_paths, k)),
-            fees_paid=np.empty((n_paths, k)),
-            pos_liquidated=np.empty((n_paths, p), dtype=bool),
-            pos_triggered=np.empty((n_paths, p), dtype=bool),
-            partial_closes=np.empty((n_paths, k), dtype=np.int32) if partial else None,
-            partial_notional=np.empty((n_paths, k)) if partial else None,
-            adl_closed=np.empty((n_paths, k), dtype=np.int32) if adl else None,
-            adl_liquidated=np.empty((n_paths, k), dtype=bool) if adl else None,
-        )
-
-    def loss(self, layout: Layout) -> np.ndarray:
-        """Initial equity minus final equity, (n_paths, K); positive is a loss."""
-        return layout.book_initial_equity[None, :] - self.final_equity
 
 
 def market_of(rules: MarketRules, n_times: int) -> Market:
@@ -254,6 +217,11 @@ def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) ->
 
     Meant for a small sample of paths (fan charts): it holds every step of every bucket.
     """
+    if layout.rules is not None:
+        out = PathResults.empty(prices.shape[0], layout, rules.partial)
+        trace = np.empty((prices.shape[0], layout.n_books, prices.shape[1]))
+        mark_rules_chunk(layout, rules, _checked_prices(rules, prices), out, trace)
+        return trace
     values = mark_chunk(layout, rules, prices, trace=True)[1]
     equity = np.add.reduceat(values, layout.book_first_bucket, axis=1)
     equity += layout.book_free[None, :, None]
@@ -281,6 +249,9 @@ def mark_books(
     """Mark a chunk of m paths, the run's paths from `first` on, and store every book's
     results in `out` (m rows)."""
     rows = slice(0, prices.shape[0])
+    if layout.rules is not None:
+        mark_books_ruled(layout, rules, prices, out)
+        return
     if rules.plain:
         books_from_buckets(layout, mark_chunk(layout, rules, prices), out, rows)
         return
@@ -298,6 +269,57 @@ def mark_books(
             out.partial_closes[rows],
             out.partial_notional[rows],
         )
+
+
+_NO_CUTS = (np.empty((0, 0), dtype=np.int32), np.empty((0, 0)))
+
+
+def mark_rules_chunk(
+    layout: Layout, rules: MarketRules, prices: np.ndarray, out: PathResults, trace: np.ndarray
+) -> None:
+    """The rules kernel (`stress.margin.rules_kernel`) on a chunk, into `out` (and `trace`)."""
+    books = BookResults(
+        out.final_equity,
+        out.first_liq_step,
+        out.bad_debt,
+        out.fees_paid,
+        out.pos_liquidated,
+        out.pos_triggered,
+    )
+    span = BookSpan(
+        first_bucket=np.append(layout.book_first_bucket, layout.n_buckets).astype(np.int64),
+        free=layout.book_free,
+        pos_bucket=layout.pos_bucket,
+    )
+    mark_books_rules_nb(
+        prices,
+        market_of(rules, prices.shape[1]),
+        buckets_of(layout),
+        tiers_of(layout),
+        rules.process,
+        rules.kernel_liquidity(prices.shape[2]),
+        layout.rules,
+        span,
+        books,
+        out.rule_events,
+        (out.partial_closes, out.partial_notional) if rules.partial else _NO_CUTS,
+        trace,
+    )
+
+
+def mark_books_ruled(layout: Layout, rules: MarketRules, prices: np.ndarray, out: PathResults):
+    """Books with the trader's rules: the rules kernel, and the same books without any rule on
+    the same paths (`PathResults.unruled_equity`, `unruled_liq_step`)."""
+    if rules.process.kind == SLICES or rules.adl is not None:
+        # `stress.portfolios.rule_checks` refuses these configs; an API caller gets this
+        raise ValueError("the trader's rules run without slices and without ADL")
+    prices = _checked_prices(rules, prices)
+    mark_rules_chunk(layout, rules, prices, out, np.empty((0, 0, 0)))
+    bare = replace(layout, rules=None)
+    plain = PathResults.empty(prices.shape[0], bare, rules.partial, rules.adl is not None)
+    mark_books(bare, rules, prices, plain)
+    out.unruled_equity[:] = plain.final_equity
+    out.unruled_liq_step[:] = plain.first_liq_step
 
 
 def _refuse_non_finite(layout: Layout, chunk: PathResults, first: int) -> None:
@@ -352,10 +374,7 @@ def evaluate(
         if on_chunk is not None:
             on_chunk(chunk)
         if first < keep:
-            rows = min(m, keep - first)
-            for f in fields(PathResults):
-                if getattr(chunk, f.name) is not None:
-                    getattr(out, f.name)[first : first + rows] = getattr(chunk, f.name)[:rows]
+            out.store(first, chunk, min(m, keep - first))
         done += m
         if progress is not None:
             progress(m)

@@ -22,14 +22,18 @@ At each mark t of a path, for each book still open, in this order:
    of its ``reduce`` ladder not yet fired fires when the mark has moved ``move`` from the entry
    price against the position (a long: ``S <= E (1 - move)``; a short: ``S >= E (1 + move)``)
    or in its favour (``direction: favour``; the other way round), closing ``close`` of the
-   opening size (or what is left, if less). Each rung fires at most once.
+   opening size (or what is left, if less, or within a billionth of the opening size of it).
+   Each rung fires at most once.
 4. **Top-ups**, isolated buckets only (a position of a cross bucket ignores its ``top_up``):
-   when the bucket's equity ``e`` and maintenance ``m`` satisfy ``e x at_margin_ratio <= m`` (its
-   margin ratio ``m / e`` has reached the threshold, or ``e <= 0``), ``amount`` (USDT, or the
-   position's initial margin) is moved into its collateral, at most once per mark, at most
-   ``max_times`` times and ``cap`` USDT in all. The money comes from the book's free balance
-   first, then from its cross bucket's surplus over its maintenance (its equity minus its
-   maintenance), never more than there is; with neither, nothing moves.
+   when the bucket's equity ``e`` is positive and its maintenance ``m`` satisfies
+   ``e x at_margin_ratio <= m`` (its margin ratio ``m / e`` has reached the threshold),
+   ``amount`` (USDT, or the position's initial margin) is moved into its collateral, at most
+   once per mark, at most ``max_times`` times and ``cap`` USDT in all. The money comes from the
+   book's free balance first, then from what its cross bucket holds above its positions'
+   initial margin at the mark (a venue's transferable balance: the transfer cannot liquidate
+   the cross bucket), never more than there is; with neither, nothing moves. A bucket whose
+   equity is already at or below 0 gets nothing (the venue liquidates it; a top-up would only
+   pay its deficit).
 5. **Liquidation** of every open bucket still holding a position, exactly as the venue's process
    does it (`stress.margin.processes`: ``full_close`` or ``fillable_price``, the residual to the
    trader or the venue, slippage on the venue's books).
@@ -85,6 +89,7 @@ class RuleArrays(NamedTuple):
     top_amount: np.ndarray  # (P,) float64, USDT per top-up
     top_times: np.ndarray  # (P,) int64
     top_cap: np.ndarray  # (P,) float64, inf: no cap
+    initial_rate: np.ndarray  # (P,) float64: 1 / leverage, a position's initial margin rate
     bucket_isolated: np.ndarray  # (B,) bool
     book_stop: np.ndarray  # (K,) float64: equity at or below which the book is closed, -inf
 
@@ -168,6 +173,7 @@ def rule_arrays(layout, portfolios) -> RuleArrays:
         top_amount=np.asarray(cols[5], dtype=np.float64),
         top_times=np.asarray(cols[6], dtype=np.int64),
         top_cap=np.asarray(cols[7], dtype=np.float64),
+        initial_rate=np.array([1.0 / p.leverage for b in layout.books for p in b.positions]),
         bucket_isolated=np.asarray(isolated, dtype=np.bool_),
         book_stop=np.asarray(stops, dtype=np.float64),
     )

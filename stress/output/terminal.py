@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from stress.output.rule_table import rules_table
+
 MANY_PORTFOLIOS = 10
 """Above this many portfolios, one summary row per portfolio instead of a table each."""
 
@@ -25,6 +27,9 @@ COLUMNS = (
     ("bad debt", "bad_debt_mean", "money"),
     ("TTL p50 (h)", "time_to_liquidation_hours", "ttl"),
 )
+_SHOWN = (("p_liquidation", "pct"), ("es_99", "money"), ("expected_loss", "money"))
+NO_PICK = "no pick"
+"""Where a verdict recommends no mode (no rule decided, or nothing fits the risk capital)."""
 _WINNER_KEY = {"p_liquidation_ci": None, "var_99": None, "time_to_liquidation_hours": None}
 
 
@@ -61,44 +66,53 @@ def portfolio_table(data: dict, port: dict) -> Table:
     return table
 
 
+def _shown_es(port: dict) -> float:
+    """ES99 under the recommended mode; without a pick, the lowest of any mode."""
+    rec = port["verdict"]["recommended"]
+    if rec is not None:
+        return port["modes"][rec]["es_99"]
+    return min(m["es_99"] for m in port["modes"].values())
+
+
 def many_portfolios_table(data: dict, rows: int = 20) -> Table:
-    """The `rows` portfolios with the largest tail loss under their recommended mode."""
-    ports = sorted(
-        data["portfolios"],
-        key=lambda p: p["modes"][p["verdict"]["recommended"]]["es_99"],
-        reverse=True,
-    )
+    """The `rows` portfolios with the largest tail loss under their recommended mode (without a
+    pick, their lowest tail loss of any mode)."""
+    ports = sorted(data["portfolios"], key=_shown_es, reverse=True)
     title = Text(
         f"{len(ports)} portfolios, {data['paths']:,} paths: the {min(rows, len(ports))} with the "
-        "largest ES99 under their recommended mode (all of them: results.parquet, report.html)"
+        "largest ES99 under their recommended mode, or without one their lowest of any mode "
+        "(all of them: results.parquet, report.html)"
     )
     table = Table(title=title, title_justify="left")
     for head in ("portfolio", "recommended", "P(liq)", "ES99", "E(loss)", "P(liq) per mode"):
         table.add_column(head, justify="left" if head in ("portfolio", "recommended") else "right")
     for port in ports[:rows]:
         rec = port["verdict"]["recommended"]
-        m = port["modes"][rec]
         per_mode = ", ".join(
             f"{k} {100 * v['p_liquidation']:.1f}%" for k, v in port["modes"].items()
         )
-        table.add_row(
-            Text(port["name"]),
-            Text(rec),
-            _cell("pct", m["p_liquidation"]),
-            _cell("money", m["es_99"]),
-            _cell("money", m["expected_loss"]),
-            Text(per_mode),
-        )
+        if rec is None:
+            cells = ["-", "-", "-"]
+        else:
+            m = port["modes"][rec]
+            cells = [_cell(kind, m[key]) for key, kind in _SHOWN]
+        table.add_row(Text(port["name"]), Text(rec or NO_PICK), *cells, Text(per_mode))
     return table
 
 
 def recommendation_counts(data: dict) -> str:
-    """'isolated 412, cross 698': how often each mode is recommended across portfolios."""
+    """'isolated 412, cross 698, no pick 3': how often each mode is recommended across
+    portfolios."""
     counts: dict[str, int] = {}
     for port in data["portfolios"]:
-        rec = port["verdict"]["recommended"]
+        rec = port["verdict"]["recommended"] or NO_PICK
         counts[rec] = counts.get(rec, 0) + 1
     return ", ".join(f"{mode} {n:,}" for mode, n in sorted(counts.items(), key=lambda x: -x[1]))
+
+
+def rules_in_use(data: dict) -> list[str]:
+    """The verdict rules that decided across the run's portfolios, each once."""
+    return list(dict.fromkeys(p["verdict"]["rule"] for p in data["portfolios"] if p.get("verdict")))
 
 
 def scenario_table(data: dict, k_port: int) -> Table:
@@ -126,16 +140,22 @@ def print_comparison(console: Console, data: dict) -> None:
     if len(ports) > MANY_PORTFOLIOS:
         console.print(many_portfolios_table(data))
         console.print(Text(f"recommended mode across portfolios: {recommendation_counts(data)}"))
+        for rule in rules_in_use(data):
+            console.print(Text(f"Rule: {rule}", style="dim"))
         if data.get("scenarios"):
             console.print(Text("scenarios: see summary.json, results.parquet or report.html"))
         return
     for port in ports:
         console.print(portfolio_table(data, port))
+        rules = rules_table(port)
+        if rules is not None:
+            console.print(rules)
         verdict = port.get("verdict")
         if verdict:
             console.print(Text("Verdict: " + verdict["headline"], style="bold"))
             if verdict["tradeoff"]:
                 console.print(Text(verdict["tradeoff"]))
+            console.print(Text(f"Rule: {verdict['rule']}", style="dim"))
         console.print(
             Text("* best value, or tied with the best within the 95 % paired interval", style="dim")
         )

@@ -17,6 +17,11 @@ results the run kept (all of them unless the run streamed past its memory budget
   book's positions ADL closed on the path) and ``liquidated_after_adl`` (bool, a bucket of the
   book was first liquidated after such a close); absent from the table when no scenario has ADL,
   null in the rows of runs without it;
+* with the trader's rules only (`stress.margin.trader_rules`): ``stops``, ``reduces``,
+  ``top_ups`` (int32, how many times each fired in the book on the path), ``top_up_amount``
+  (float64, USDT moved in), ``stop_hours``, ``reduce_hours``, ``top_up_hours`` and
+  ``hard_stop_hours`` (Float64, the first firing, null when none), and
+  ``final_equity_without_rules`` (float64, the same book on the same path with no rule);
 * ``liquidated.<id>`` (boolean), one column per position id of any portfolio: whether that
   position was liquidated (closed whole, or in part by a partial process) on the path; null for
   books whose portfolio has no such position.
@@ -55,6 +60,31 @@ def kept_note(result: RunResult) -> str | None:
     )
 
 
+def _column(values: np.ndarray, n: int) -> np.ndarray:
+    """(paths, books) -> one column in (book, path) order."""
+    return np.ascontiguousarray(values[:n].T).reshape(-1)
+
+
+def _rule_columns(res, n: int, step_hours: float) -> dict[str, object]:
+    ev = res.rule_events
+    out: dict[str, object] = {
+        "stops": _column(ev.stops, n),
+        "reduces": _column(ev.reduces, n),
+        "top_ups": _column(ev.top_ups, n),
+        "top_up_amount": _column(ev.top_up_amount, n),
+    }
+    for name, steps in (
+        ("stop_hours", ev.stop_step),
+        ("reduce_hours", ev.reduce_step),
+        ("top_up_hours", ev.top_up_step),
+        ("hard_stop_hours", ev.hard_stop_step),
+    ):
+        step = _column(steps, n)
+        out[name] = pd.arrays.FloatingArray(step * step_hours, step < 0)
+    out["final_equity_without_rules"] = _column(res.unruled_equity, n)
+    return out
+
+
 def _frame(result: RunResult, ids: list[str], scenarios: list[str]) -> pd.DataFrame:
     """The rows of one run (the base or one scenario)."""
     layout, res = result.layout, result.results
@@ -88,6 +118,8 @@ def _frame(result: RunResult, ids: list[str], scenarios: list[str]) -> pd.DataFr
         after = np.ascontiguousarray(res.adl_liquidated[:n].T).reshape(-1)
         columns["adl_closed"] = pd.arrays.IntegerArray(count, np.zeros(rows, dtype=bool))
         columns["liquidated_after_adl"] = pd.arrays.BooleanArray(after, np.zeros(rows, dtype=bool))
+    if res.rule_events is not None:
+        columns.update(_rule_columns(res, n, result.grid.step_hours))
     flags = np.zeros((len(ids), rows), dtype=bool)
     missing = np.ones((len(ids), rows), dtype=bool)
     column_of = {pid: j for j, pid in enumerate(ids)}

@@ -33,6 +33,7 @@ from stress.portfolios.resolve import (
     listed_books,
     market_tables,
 )
+from stress.portfolios.rule_checks import check_hard_stops, check_rules
 from stress.portfolios.sweep import SweepExpansion, expand
 from stress.venues.presets import apply_preset
 from stress.venues.tiers import TierTable
@@ -79,7 +80,7 @@ class Plan:
     paths: int
     seed: int
     chunk_paths: int | None
-    objective: str
+    objective: str | None  # None: not asked for (the verdict's rules, `stress.analysis.verdict`)
 
     @property
     def marks(self) -> np.ndarray:
@@ -100,13 +101,13 @@ def integer(value: Any) -> bool:
 def check_overrides(
     paths: Any = None,
     seed: Any = None,
-    objective: Any = "es_99",
+    objective: Any = None,
     chunk_paths: Any = None,
     names: dict[str, str] = API_NAMES,
 ) -> None:
     """Command-line/API overrides, validated like the config fields they replace, before any
     work, and named as the caller gave them (`API_NAMES` or `CLI_NAMES`)."""
-    if objective not in OBJECTIVES:
+    if objective is not None and objective not in OBJECTIVES:
         raise ConfigError(
             f"{names['objective']}: expected one of {', '.join(OBJECTIVES)}, got {objective!r}"
         )
@@ -161,8 +162,13 @@ def _books(cfg: Config) -> tuple[Config, History | None, SweepExpansion | None, 
     check_scenario_assets(cfg)
     if cfg.sweep is not None:
         sweep = expand(cfg)  # checks the base, the spec and every generated point
+        check_rules(cfg)
+        check_hard_stops(cfg, sweep.portfolios)
         return cfg, history, sweep, list(sweep.portfolios)
-    return cfg, history, None, check_books(cfg, listed_books(cfg))
+    portfolios = check_books(cfg, listed_books(cfg))
+    check_rules(cfg)
+    check_hard_stops(cfg, portfolios)
+    return cfg, history, None, portfolios
 
 
 def _refuse_replay_paths(cfg: Config, paths: int | None, names: dict[str, str]) -> None:
@@ -178,7 +184,7 @@ def prepare(
     paths: int | None = None,
     seed: int | None = None,
     chunk_paths: int | None = None,
-    objective: str = "es_99",
+    objective: str | None = None,
     names: dict[str, str] = API_NAMES,
     *,
     check_cost: bool = True,

@@ -22,6 +22,7 @@ from stress.analysis.detail import (
     time_axis,
 )
 from stress.analysis.metrics import adl_metrics, book_metrics, partial_close_metrics
+from stress.analysis.rule_metrics import rule_metrics
 from stress.analysis.streaming import StreamStats, stream_book_metrics
 from stress.analysis.verdict import Outcomes, portfolio_verdict
 from stress.analysis.worst_windows import add_worst_windows
@@ -39,6 +40,7 @@ from stress.paths.scenarios import (
     shocked_chunks,
 )
 from stress.pipeline.budget import FAN_PATHS, KEEP_BYTES
+from stress.pipeline.fit_search import with_fits
 from stress.pipeline.prepare import ConfigLike, Plan, prepare
 from stress.pipeline.result import RunResult
 
@@ -59,8 +61,10 @@ def keep_paths_for(
     adl: bool = False,
 ) -> int:
     """How many paths' per-path results fit the budget (all of them when they fit); `partial`,
-    `adl`: the results hold partial closes, ADL closes too."""
+    `adl`: the results hold partial closes, ADL closes too; the trader's rules, when the
+    layout has them, their events and the books' results without them."""
     per_book = (8 + 4 + 8 + 8) + ((4 + 8) if partial else 0) + ((4 + 1) if adl else 0)
+    per_book += (7 * 4 + 8 + 8 + 4) if layout.rules is not None else 0
     per_path = layout.n_books * per_book + layout.pos_qty.shape[0] * 2
     if n_paths * per_path <= budget_bytes:
         return n_paths
@@ -109,6 +113,18 @@ def _book_metrics(
                 m.update(adl_metrics(res.adl_closed[:, k], res.adl_liquidated[:, k]))
         else:
             m = stream_book_metrics(stats, k, plan.grid.step_hours)
+        if res.rule_events is not None:
+            m["rules"] = rule_metrics(
+                res.rule_events,
+                k,
+                float(layout.book_initial_equity[k]),
+                res.final_equity[:, k],
+                res.first_liq_step[:, k],
+                res.unruled_equity[:, k],
+                res.unruled_liq_step[:, k],
+                plan.grid.step_hours,
+            )
+            m["rules"]["paths"] = kept
         first = layout.book_first_position[k]
         cols = slice(first, first + len(book.positions))
         probs = stats.pos_liq[cols] / stats.n
@@ -133,7 +149,7 @@ def run(
     seed: int | None = None,
     chunk_paths: int | None = None,
     progress: Progress = None,
-    objective: str = "es_99",
+    objective: str | None = None,
 ) -> RunResult:
     """Simulate the config's portfolios under every configured mode on the same paths.
 
@@ -143,15 +159,22 @@ def run(
     chunk_paths : paths per chunk (a multiple of 256); results do not depend on it
     progress : called with the number of paths finished after each chunk
     objective : what the recommended mode minimises: "es_99", "p_liquidation" or
-        "expected_loss" (see `stress.analysis.verdict`)
+        "expected_loss"; None (the default): the portfolio's risk capital decides, and
+        without one there is no single pick (see `stress.analysis.verdict`)
     """
     return simulate(prepare(cfg, paths, seed, chunk_paths, objective), progress)
 
 
-def simulate(plan: Plan, progress: Progress = None) -> RunResult:
-    """The base run and every scenario of a prepared plan."""
+def simulate(plan: Plan, progress: Progress = None, fits: bool = True) -> RunResult:
+    """The base run and every scenario of a prepared plan.
+
+    `fits`: where no mode fits a portfolio's risk capital, search what would
+    (`stress.pipeline.fit_search`); a caller that shows no verdict (the venue table) skips it.
+    """
     liq_prices = liquidation_prices_of(plan)
     base = _simulate(plan, None, KEEP_BYTES, liq_prices, progress)
+    if fits:  # a quick run on the same paths
+        base = replace(base, verdicts=with_fits(plan, base, simulate))
     # the scenarios share the per-path memory budget so that it stays at most twice the base's
     budget = KEEP_BYTES // max(1, len(plan.config.scenarios))
     subs = []

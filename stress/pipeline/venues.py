@@ -144,5 +144,6 @@ def compare_venues(
 ) -> dict[str, Any]:
     """Run the config on every venue (see the module docstring) and compare them."""
     plans, refused = prepare_venues(cfg, venues, paths, seed, names)
-    results = [None if plan is None else simulate(plan, progress) for plan in plans]
+    # the venue table shows no verdict: no search for what would fit the risk capital
+    results = [None if plan is None else simulate(plan, progress, fits=False) for plan in plans]
     return venue_table(venues, results, refused)

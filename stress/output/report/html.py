@@ -20,6 +20,7 @@ from stress.output.report import overview
 from stress.output.report import portfolio as P
 from stress.output.report import venue as V
 from stress.output.report.fmt import MODE_BLURB, QUOTE, mode_colour, money, pct, price, script_json
+from stress.output.report.rules import rules_section
 from stress.output.report.scenario_table import scenario_tables
 from stress.output.report.sweep_points import sweep_figures
 
@@ -139,6 +140,7 @@ def _sections(result: RunResult, data: dict[str, Any], detail: DetailBands) -> l
                 "figures": figs,
                 "notes": notes,
                 "partial": V.partial_section(result, i, port, modes),
+                "rules": rules_section(port, modes, result.paths),
                 "first_liquidation": V.partial_process(result.config),
             }
         )
