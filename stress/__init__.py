@@ -7,6 +7,7 @@ Public API (README, "Python API")::
     res = stress.run(cfg)
     res.summary                      # one row per (portfolio, mode)
     stress.liquidation_prices(cfg)   # closed-form, at current marks
+    stress.optimise(cfg).to_dict()   # the hybrid split within account.risk_capital
 
 Each name is re-exported from its stage and imported on first use, so ``import stress`` (and
 the command line's start) does not load the numerical stack until it is needed.
@@ -26,6 +27,7 @@ _WHERE = {
     "generate_paths": "stress.pipeline.api",
     "liquidation_prices": "stress.pipeline.api",
     "load_config": "stress.config.load",
+    "optimise": "stress.pipeline.optimise",
     "prepare": "stress.pipeline.prepare",
     "run": "stress.pipeline.simulate",
 }
@@ -38,6 +40,7 @@ __all__ = [
     "generate_paths",
     "liquidation_prices",
     "load_config",
+    "optimise",
     "prepare",
     "run",
 ]
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from stress.config.load import load_config
     from stress.history.calibrate import calibrate
     from stress.pipeline.api import generate_paths, liquidation_prices
+    from stress.pipeline.optimise import optimise
     from stress.pipeline.prepare import prepare
     from stress.pipeline.result import RunResult
     from stress.pipeline.simulate import run

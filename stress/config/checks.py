@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 import stress.config.limits as L
-from stress.config.schema import HISTORY_MODELS, PARAMETRIC_MODELS, Config
+from stress.config.optimise import Optimise
+from stress.config.schema import HISTORY_MODELS, PARAMETRIC_MODELS, Account, Config, Position
 from stress.config.times import check_window
 from stress.errors import amount, fail
 
@@ -270,3 +271,90 @@ def check_config(cfg: Config) -> None:
     check_model(cfg)
     check_exchange(cfg)
     check_scenarios(cfg)
+    check_optimise(cfg)
+
+
+def optimised_book(cfg: Config, opt_field: str) -> tuple[Account, list[Position], str]:
+    """The one portfolio `stress optimise` searches: its account, positions and field-path
+    prefix (``account + positions``, or a one-entry ``portfolios`` list). A sweep or several
+    portfolios are refused, named by ``opt_field`` (the block, or the command)."""
+    if cfg.sweep is not None:
+        fail(
+            "sweep",
+            f"not searched by {opt_field}: it searches the margin split of one portfolio; "
+            "give account + positions instead of a sweep",
+        )
+    if cfg.portfolios is not None:
+        if len(cfg.portfolios) != 1:
+            fail(
+                "portfolios",
+                f"{opt_field} searches one portfolio: expected account + positions or a "
+                f"one-entry portfolios list, got {len(cfg.portfolios)} portfolios",
+            )
+        port = cfg.portfolios[0]
+        return port.account, port.positions, "portfolios[0]."
+    return cfg.account, cfg.positions, ""
+
+
+def _entry_notional(cfg: Config, pos: Position) -> float | None:
+    """A position's notional at entry, if the config alone tells it (a history model's mark
+    may come from its files)."""
+    if pos.notional is not None:
+        return pos.notional
+    if pos.entry_price is not None:
+        return pos.quantity * pos.entry_price
+    asset = (cfg.model.assets or {}).get(pos.asset)
+    return None if asset is None else pos.quantity * asset.price
+
+
+def check_optimise(
+    cfg: Config,
+    opt: Optimise | None = None,
+    risk_capital: float | None = None,
+    *,
+    searching: bool = False,
+) -> None:
+    """The ``optimise:`` block (or, when `searching`, the defaults) against the rest of the
+    config: one portfolio, known position ids, margins of at least the initial margin that fit
+    in the wallet and, when `searching`, a risk capital (the account's, or `risk_capital`) to
+    stay within. Loading a config checks the block if there is one; `stress optimise` checks
+    again with its defaults and overrides, so that a config without a block works the same."""
+    opt = cfg.optimise if opt is None else opt
+    if opt is None:
+        return
+    account, positions, prefix = optimised_book(cfg, "stress optimise")
+    ids = [p.id if p.id is not None else f"{p.asset}-{p.side}-{i}" for i, p in enumerate(positions)]
+    seen: set[str] = set()
+    for i, name in enumerate(opt.positions or []):
+        if name not in ids:
+            known = ", ".join(ids)
+            fail(f"optimise.positions[{i}]", f"unknown position id {name!r} (known: {known})")
+        if name in seen:
+            fail(f"optimise.positions[{i}]", f"expected each id once, got {name!r} twice")
+        seen.add(name)
+    if opt.margin.min < 1:
+        fail(
+            "optimise.margin.min",
+            "expected >= 1 (an isolated margin is at least the initial margin), "
+            f"got {amount(opt.margin.min)}",
+        )
+    searched = set(opt.positions or ids)
+    for name, pos in zip(ids, positions, strict=True):
+        notional = _entry_notional(cfg, pos)
+        if name not in searched or notional is None:
+            continue
+        leverage = pos.leverage if opt.leverage is None else opt.leverage.max
+        smallest = opt.margin.min * notional / leverage
+        if smallest > account.wallet:
+            fail(
+                "optimise.margin.min",
+                f"expected margins that fit in the wallet: {amount(opt.margin.min)} x the "
+                f"initial margin of {name!r} is {amount(smallest)}, above "
+                f"{prefix}account.wallet {amount(account.wallet)}",
+            )
+    if searching and risk_capital is None and account.risk_capital is None:
+        fail(
+            f"{prefix}account.risk_capital",
+            "required by stress optimise: expected the USDT you can afford to lose (ES99 must "
+            "stay within it), got none",
+        )
