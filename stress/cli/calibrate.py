@@ -27,7 +27,14 @@ def calibrate_cmd(
             show_default=False,
         ),
     ],
-    model: Annotated[str, typer.Option("--model", help="gbm, merton or student_t.")] = "gbm",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="gbm, merton, student_t, or conditional volatility: garch (GJR-GARCH-t), fhs "
+            "(filtered historical simulation) or ewma (RiskMetrics).",
+        ),
+    ] = "gbm",
     since: Annotated[
         str | None, typer.Option("--since", help="First bar to use: a date or ISO time (UTC).")
     ] = None,
@@ -37,7 +44,18 @@ def calibrate_cmd(
     ] = None,
     halflife_days: Annotated[
         float | None,
-        typer.Option("--halflife-days", help="Weight returns by 0.5 ** (age / half-life)."),
+        typer.Option(
+            "--halflife-days",
+            help="Weight returns by 0.5 ** (age / half-life) (not for garch, fhs, ewma).",
+        ),
+    ] = None,
+    decay: Annotated[
+        float | None,
+        typer.Option("--decay", help="ewma: decay of daily variances (default 0.94)."),
+    ] = None,
+    half_life_hours: Annotated[
+        float | None,
+        typer.Option("--half-life-hours", help="ewma: half-life of its weights, instead."),
     ] = None,
     drift: Annotated[
         bool, typer.Option("--drift", help="Write the estimated drift (default: drift 0).")
@@ -51,7 +69,11 @@ def calibrate_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit a model to price history; print estimates with standard errors and a model: block."""
+    """Fit a model to price history; print estimates with standard errors and a model: block.
+
+    For garch, fhs and ewma the block names only the price files and the window: a run
+    re-estimates the fit from those files when it is prepared.
+    """
     from stress.history.calibrate import (
         calibrate,
         check_halflife,
@@ -60,15 +82,18 @@ def calibrate_cmd(
         model_yaml,
         name_files,
     )
+    from stress.history.garch_report import check_options
     from stress.output.files import check_file_target, write_atomic
 
     check_model(model, "--model")
     check_halflife(halflife_days, "--halflife-days")
+    labels = ("--halflife-days", "--drift", "--decay", "--half-life-hours")
+    check_options(model, halflife_days, drift, decay, half_life_hours, labels)
     check_window(since, until, ("--since", "--until"))
     files = name_files(prices, names or [], "--name")
     if output is not None:
         check_file_target(output, "-o")  # before fitting: a place it could never be written
-    result = calibrate(files, model, since, until, halflife_days, drift)
+    result = calibrate(files, model, since, until, halflife_days, drift, decay, half_life_hours)
     if output is not None:
         write_atomic(output, model_yaml(result))
     with on_interrupt(lambda: "nothing written" if output is None else f"{output} was written"):
@@ -86,6 +111,8 @@ def _print_calibration(result: dict, output: Path | None, as_json: bool) -> None
         for line in se_lines(result):
             out.print(f"  {line}", markup=False)
         out.print(f"standard errors: {result['diagnostics']['standard_errors']}", markup=False)
+        if "refit" in result["diagnostics"]:  # garch, fhs, ewma
+            out.print(f"model block: {result['diagnostics']['refit']}", markup=False)
         if output is None:
             out.print(model_yaml(result, comments=False), markup=False, end="")
     if not result["diagnostics"]["converged"]:

@@ -12,7 +12,14 @@ import numpy as np
 
 import stress.config.limits as L
 from stress.config.optimise import Optimise
-from stress.config.schema import HISTORY_MODELS, PARAMETRIC_MODELS, Account, Config, Position
+from stress.config.schema import (
+    DRAWN_HISTORY_MODELS,
+    HISTORY_MODELS,
+    PARAMETRIC_MODELS,
+    Account,
+    Config,
+    Position,
+)
 from stress.config.times import check_window
 from stress.errors import amount, fail
 
@@ -25,11 +32,14 @@ _MODEL_FIELDS = {
     "correlation": ("gbm", "merton", "student_t"),
     "jumps": ("merton",),
     "dof": ("student_t",),
-    "history": ("bootstrap", "replay"),
-    "since": ("bootstrap", "replay"),
-    "until": ("bootstrap", "replay"),
+    "history": HISTORY_MODELS,
+    "since": HISTORY_MODELS,
+    "until": HISTORY_MODELS,
     "block_hours": ("bootstrap",),
     "demean": ("bootstrap",),
+    "start": ("garch", "fhs"),
+    "decay": ("ewma",),
+    "half_life_hours": ("ewma",),
     "stride_hours": ("replay",),
 }
 
@@ -46,7 +56,8 @@ def check_model_fields(cfg: Config) -> None:
         if getattr(model, name) is not None and kind not in used_by:
             fail(
                 f"model.{name}",
-                f"only used by model type {' and '.join(used_by)}, got type {kind}",
+                f"only used by model type {', '.join(used_by[:-1])}"
+                f"{' and ' if len(used_by) > 1 else ''}{used_by[-1]}, got type {kind}",
             )
     if kind in PARAMETRIC_MODELS:
         if model.assets is None:
@@ -73,6 +84,8 @@ def check_model_fields(cfg: Config) -> None:
                 f"not used by model type replay (it replays the history's returns), "
                 f"got {amount(asset.drift)}",
             )
+    if kind in DRAWN_HISTORY_MODELS and cfg.simulation.paths is None:
+        fail("simulation.paths", f"required field is missing (model type {kind})")
     if kind == "replay" and cfg.simulation.paths is not None:
         fail(
             "simulation.paths",
@@ -86,6 +99,8 @@ def check_model(cfg: Config) -> None:
     check_model_fields(cfg)
     if model.type in HISTORY_MODELS:
         check_window(model.since, model.until, ("model.since", "model.until"))
+        if model.decay is not None and model.half_life_hours is not None:
+            fail("model.decay", "expected either decay or half_life_hours, got both")
         return  # checked against its files by `stress.history.load.resolve_history`
     if cfg.simulation.paths is None:
         fail("simulation.paths", "required field is missing")

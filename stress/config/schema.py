@@ -64,12 +64,16 @@ class Jumps(Strict):
 
 
 PARAMETRIC_MODELS = ("gbm", "merton", "student_t")
-HISTORY_MODELS = ("bootstrap", "replay")
+HISTORY_MODELS = ("bootstrap", "replay", "garch", "fhs", "ewma")
+DRAWN_HISTORY_MODELS = ("bootstrap", "garch", "fhs", "ewma")
+"""History models whose paths are drawn (any number of them); replay cuts its windows."""
+VOLATILITY_MODELS = ("garch", "fhs", "ewma")
+"""Conditional volatility fitted to the history at run time (`stress.history.fitting.garch`)."""
 TimeBound = Any  # a date, datetime or text: YAML reads 2022-01-01 as a date, JSON as text
 
 
 class Model(Strict):
-    type: Literal["gbm", "merton", "student_t", "bootstrap", "replay"]
+    type: Literal["gbm", "merton", "student_t", "bootstrap", "replay", "garch", "fhs", "ewma"]
     # parametric models need assets; history models name them after their files (and then
     # hold them here, filled in by `stress.history.load.resolve_history`)
     assets: dict[Annotated[str, Field(min_length=1, max_length=L.MAX_NAME)], Asset] | None = Field(
@@ -87,6 +91,12 @@ class Model(Strict):
     demean: bool | None = None  # bootstrap: remove the history's drift (default true)
     # replay: hours between window starts (default 24)
     stride_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
+    # garch, fhs, ewma: a path starts from the variance forecast at the end of the history
+    # (current, the default) or from the model's stationary law (stationary; not ewma)
+    start: Literal["current", "stationary"] | None = None
+    # ewma: RiskMetrics' decay factor of daily variances (default 0.94), or a half-life in hours
+    decay: float | None = Field(default=None, gt=0, lt=1)
+    half_life_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
 
     # the history files as absolute paths, set when the config is loaded
     _history_files: tuple[Path, ...] | None = PrivateAttr(default=None)

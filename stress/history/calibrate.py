@@ -6,6 +6,9 @@ common timestamps (`stress.history.prices`), in the units the generators read (`
 - gbm: the sample mean and covariance (closed form).
 - merton: a Poisson mixture of normals with one market-wide jump clock (``common: true``).
 - student_t: a multivariate t with one dof shared by all assets.
+- garch, fhs, ewma: conditional volatility (`stress.history.fitting.garch`, reported by
+  `stress.history.garch_report`). Their ``model:`` block names only the price files and the
+  window: a run re-estimates the fit from those files when it is prepared.
 
 Standard errors are the inverse observed information at the maximum (the numerical Hessian of the
 log-likelihood in unconstrained parameters, closed form for gbm), carried to the reported
@@ -31,11 +34,14 @@ import yaml
 
 from stress.config.times import NS_PER_DAY, check_window
 from stress.errors import ConfigError
+from stress.history import garch_report
 from stress.history.fitting.estimate import Estimate
+from stress.history.fitting.garch import fit_garch, lambda_per_bar
+from stress.history.fitting.garch_fit import GARCH_MODELS
 from stress.history.fitting.models import FITS
 from stress.history.prices import MIN_CLOSES, PriceHistory, Returns, aligned_returns, read_prices
 
-MODELS = tuple(FITS)
+MODELS = (*FITS, *GARCH_MODELS)
 SE_METHOD = (
     "inverse observed information (Hessian of the log-likelihood at the maximum), "
     "delta method for transformed parameters"
@@ -50,7 +56,7 @@ PathLike = str | Path
 
 
 def check_model(kind: str, label: str = "model") -> str:
-    if kind not in FITS:
+    if kind not in MODELS:
         raise ConfigError(f"{label}: expected one of {', '.join(MODELS)}, got {kind!r}")
     return kind
 
@@ -246,6 +252,8 @@ def calibrate(
     until: Any = None,
     halflife_days: float | None = None,
     drift: bool = False,
+    decay: float | None = None,
+    half_life_hours: float | None = None,
 ) -> dict:
     """Fit a price model to the history in one or more price files.
 
@@ -255,14 +263,17 @@ def calibrate(
         OHLCV CSV files (``.csv`` or ``.csv.gz``), one per asset; names come from the file names
         (`stress.history.asset_name`) unless given as dict keys (or list items ``(name, path)``,
         where a name of None means the default).
-    model : {"gbm", "merton", "student_t"}
+    model : {"gbm", "merton", "student_t", "garch", "fhs", "ewma"}
     since, until : str, date or datetime, optional
         Window of bars (UTC): ``since <= t``, and ``t <= until`` (a bare date: the whole day).
     halflife_days : float, optional
-        Exponentially weighted likelihood (see the module docstring).
+        Exponentially weighted likelihood (see the module docstring); refused for garch, fhs
+        and ewma, whose conditional variance already weights the recent past.
     drift : bool
         Write the estimated drift into the model block; by default it is 0 (an estimated drift
-        is mostly noise) and the estimate is only in the diagnostics.
+        is mostly noise) and the estimate is only in the diagnostics. Refused for garch models.
+    decay, half_life_hours : float, optional
+        ewma only, as in a config: the decay of daily variances (default 0.94), or a half-life.
 
     Returns
     -------
@@ -270,6 +281,7 @@ def calibrate(
         ``model``: the config's ``model:`` block (prices are the last common close);
         ``standard_errors``: the same shape, for the fitted numbers;
         ``diagnostics``: window, counts, log-likelihood, sample vol, estimated drift, methods.
+        garch, fhs, ewma: see `stress.history.garch_report.garch_result` (and a ``fit`` entry).
 
     Raises
     ------
@@ -278,6 +290,7 @@ def calibrate(
     """
     check_model(model)
     halflife = check_halflife(halflife_days)
+    garch_report.check_options(model, halflife, drift, decay, half_life_hours)
     start, stop = check_window(since, until)
     histories = _read_all(paths)
     data = aligned_returns(histories, start, stop)
@@ -288,8 +301,11 @@ def calibrate(
             f"{source}: close: expected prices that move, got the same return "
             f"{data.values.shape[0]} times"
         )
-    if model != "gbm":
+    if model not in ("gbm", "ewma"):
         _refuse_ties(data.values, histories, model)
+    if model in GARCH_MODELS:
+        ewma = {"decay": decay, "half_life_hours": half_life_hours}
+        return _calibrate_garch(model, paths, histories, data, (since, until), ewma)
     w = observation_weights(data.times, halflife)
     if w.sum() < MIN_CLOSES - 1:
         raise ConfigError(
@@ -302,6 +318,15 @@ def calibrate(
         "standard_errors": _standard_errors(est, data.names, drift),
         "diagnostics": _diagnostics(est, data, histories, w, halflife),
     }
+
+
+def _calibrate_garch(model, paths, histories, data: Returns, window, ewma: dict) -> dict:
+    bar_hours = data.bar_seconds / 3600.0
+    lam = lambda_per_bar(bar_hours, **ewma) if model == "ewma" else None
+    fit = fit_garch(data.values, data.names, bar_hours, model, lam)
+    files = [str(path) for _, path in _named_paths(paths)]
+    block = garch_report.model_block(model, files, *window, ewma)
+    return garch_report.garch_result(fit, data, [h.source for h in histories], block)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,6 +353,8 @@ def _fmt_se(value: float | None) -> str:
 
 def se_lines(result: dict) -> list[str]:
     """``parameter  estimate  standard error`` rows for people."""
+    if result["model"]["type"] in GARCH_MODELS:
+        return garch_report.report_lines(result)
     model, se = result["model"], result["standard_errors"]
     rows = []
     for name, asset in model["assets"].items():
@@ -356,6 +383,8 @@ def se_lines(result: dict) -> list[str]:
 
 
 def summary_line(result: dict) -> str:
+    if result["model"]["type"] in GARCH_MODELS:
+        return garch_report.summary_line(result)
     d = result["diagnostics"]
     names = ", ".join(d["files"])
     weighted = (
@@ -375,6 +404,8 @@ def model_yaml(result: dict, comments: bool = True) -> str:
 
     Paste it into a config (it is a complete ``model:`` mapping); the comments are ignored.
     """
+    if result["model"]["type"] in GARCH_MODELS:
+        return garch_report.model_yaml(result, comments)
     model = dict(result["model"])
     model["assets"] = {
         name: {k: (v if k == "price" else _round(v)) for k, v in asset.items()}

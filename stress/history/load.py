@@ -1,12 +1,14 @@
-"""History models (``bootstrap``, ``replay``): their price files, read once and checked.
+"""History models (``bootstrap``, ``replay``, and the conditional-volatility models ``garch``,
+``fhs`` and ``ewma`` fitted to their history): their price files, read once and checked.
 
 `resolve_history` runs once per run, in `stress.pipeline.prepare`. It reads the files of
 ``model.history`` (relative to the config file's folder), names the assets after the files (the
 rule of `stress.history.prices.asset_name`, as ``stress calibrate`` does), fills ``model.assets``
 with them (price: the configured one, else the last common close) and checks the history against
-the simulation: the step must be a whole number of bars or (bootstrap only) divide one, the history
-must be longer than the horizon. For ``replay`` it also sets ``simulation.paths`` to the number
-of windows. After it the config is an ordinary one whose assets are known.
+the simulation: the step must be a whole number of bars or (models that draw their paths) divide
+one, the history must be longer than the horizon (bootstrap) or long enough to fit (the
+volatility models, `MIN_FIT_RETURNS`). For ``replay`` it also sets ``simulation.paths`` to the
+number of windows. After it the config is an ordinary one whose assets are known.
 
 The `History` it returns is handed on in the run's plan: the paths and summary.json read it
 from there, so the files are read and aligned once.
@@ -21,7 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stress.config.schema import HISTORY_MODELS, Asset, Config, Model
+from stress.config.schema import (
+    DRAWN_HISTORY_MODELS,
+    HISTORY_MODELS,
+    VOLATILITY_MODELS,
+    Asset,
+    Config,
+    Model,
+)
 from stress.config.times import check_window
 from stress.errors import ConfigError, fail
 from stress.history.prices import (
@@ -34,6 +43,9 @@ from stress.history.prices import (
 
 DEFAULT_BLOCK_HOURS = 24.0
 DEFAULT_STRIDE_HOURS = 24.0
+MIN_FIT_RETURNS = 1_000
+"""Returns a conditional-volatility model needs to be fitted (a GARCH's persistence is poorly
+identified on fewer)."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,9 @@ def step_bars(cfg: Config, history: History) -> tuple[int, int]:
     if ratio >= 1 - 1e-9 and math.isclose(ratio, round(ratio), rel_tol=1e-9):
         return int(round(ratio)), 1
     inverse = 1.0 / ratio
-    if cfg.model.type == "bootstrap" and math.isclose(inverse, round(inverse), rel_tol=1e-9):
+    if cfg.model.type in DRAWN_HISTORY_MODELS and math.isclose(
+        inverse, round(inverse), rel_tol=1e-9
+    ):
         return 1, int(round(inverse))
     bar = f"{history.bar_hours:g} h"
     if cfg.model.type == "replay":
@@ -234,6 +248,14 @@ def resolve_history(cfg: Config) -> tuple[Config, History | None]:
         block = DEFAULT_BLOCK_HOURS if model.block_hours is None else model.block_hours
         if block < history.bar_hours * (1 - 1e-9):
             fail("model.block_hours", f"expected at least one bar ({bar}), got {block:g}")
+    elif model.type in VOLATILITY_MODELS:
+        have = history.returns.shape[0]
+        if have < MIN_FIT_RETURNS:
+            fail(
+                "model.history",
+                f"too short to fit model type {model.type}: expected at least "
+                f"{MIN_FIT_RETURNS:,} returns of {bar}, got {have}",
+            )
     else:
         stride = DEFAULT_STRIDE_HOURS if model.stride_hours is None else model.stride_hours
         ratio = stride / history.bar_hours
@@ -286,6 +308,14 @@ def history_info(cfg: Config, history: History | None) -> dict:
             DEFAULT_BLOCK_HOURS if model.block_hours is None else model.block_hours
         )
         info["demean"] = True if model.demean is None else model.demean
+    elif model.type in VOLATILITY_MODELS:
+        info["first_price"] = _iso(history.price_times[0])
+        info["last_price"] = _iso(history.price_times[-1])
+        if model.type == "ewma":
+            info["decay"] = model.decay
+            info["half_life_hours"] = model.half_life_hours
+        else:
+            info["start"] = model.start or "current"
     else:
         starts = replay_starts(cfg, history)
         info["first_price"] = _iso(history.price_times[0])

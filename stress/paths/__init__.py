@@ -1,5 +1,7 @@
-"""Price-path generators: correlated GBM, Merton jump diffusion, multivariate Student-t and the
-block bootstrap of history (replay windows are cut in `stress.history.windows`)."""
+"""Price-path generators: correlated GBM, Merton jump diffusion, multivariate Student-t, the
+block bootstrap of history, and the conditional-volatility models fitted to history (GJR-GARCH,
+filtered historical simulation, EWMA: `stress.paths.garch`); replay windows are cut in
+`stress.paths.replay`."""
 
 from stress.paths.correlation import correlation_factor
 from stress.paths.generate import (

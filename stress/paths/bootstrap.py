@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stress.paths.bar_steps import bars_needed, bars_to_steps
 from stress.paths.spec import ModelSpec, TimeGrid
 
 
@@ -115,15 +116,6 @@ def log_increments(
     """
     b: BootstrapSpec = spec.source
     k, m = b.bars_per_step, b.steps_per_bar
-    n_steps = grid.n_steps
-    n_bars = n_steps * k if m == 1 else -(-n_steps // m)
+    n_bars = bars_needed(grid.n_steps, k, m)
     r = b.returns[bar_indices(b.returns.shape[0], b.block_bars, (n_paths, n_bars), rng)]
-    if k > 1:
-        return r.reshape(n_paths, n_steps, k, -1).sum(axis=2)
-    if m == 1:
-        return r
-    z = rng.standard_normal((n_paths, n_bars, m))
-    z *= 1.0 / np.sqrt(m)
-    shape = z - z.mean(axis=2, keepdims=True) + 1.0 / m  # 1/m + bridge increments: sums to 1
-    inc = r[:, :, None, :] * shape[..., None]
-    return inc.reshape(n_paths, n_bars * m, -1)[:, :n_steps]
+    return bars_to_steps(r, grid.n_steps, k, m, rng)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from stress.paths import bootstrap, gbm, merton, student_t
+from stress.paths import bootstrap, garch, gbm, merton, student_t
 from stress.paths.spec import ModelSpec, TimeGrid
 
 BLOCK_PATHS = 256
@@ -28,6 +28,9 @@ MODELS: dict[str, LogIncrements] = {
     "merton": merton.log_increments,
     "student_t": student_t.log_increments,
     "bootstrap": bootstrap.log_increments,
+    "garch": garch.log_increments,
+    "fhs": garch.log_increments,
+    "ewma": garch.log_increments,
 }
 """Model kind -> ``log_increments(spec, grid, n_paths, rng) -> (n_paths, n_steps, n_assets)``."""
 

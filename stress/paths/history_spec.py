@@ -1,10 +1,12 @@
-"""The `ModelSpec` of a history model: paths drawn (bootstrap) or cut (replay) from its history."""
+"""The `ModelSpec` of a history model: paths drawn (bootstrap), cut (replay) or simulated from a
+conditional-volatility model fitted to its history (garch, fhs, ewma)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from stress.config.schema import Config
+from stress.config.schema import VOLATILITY_MODELS, Config
+from stress.errors import fail
 from stress.history.load import DEFAULT_BLOCK_HOURS, History, replay_starts, step_bars
 from stress.paths.bootstrap import BootstrapSpec, centred_returns
 from stress.paths.replay import ReplaySpec
@@ -29,6 +31,8 @@ def history_spec(cfg: Config, history: History) -> ModelSpec:
             bars_per_step=per_step,
             steps_per_bar=per_bar,
         )
+    elif model.type in VOLATILITY_MODELS:
+        source = volatility_source(cfg, history, per_step, per_bar)
     else:
         source = ReplaySpec(
             closes=history.closes,
@@ -45,3 +49,31 @@ def history_spec(cfg: Config, history: History) -> ModelSpec:
         corr=np.eye(n),
         source=source,
     )
+
+
+def ewma_decay(cfg: Config, bar_hours: float) -> float:
+    """The EWMA's decay per bar of a config (`stress.history.fitting.garch.lambda_per_bar`)."""
+    from stress.history.fitting.garch import lambda_per_bar
+
+    return lambda_per_bar(bar_hours, cfg.model.decay, cfg.model.half_life_hours)
+
+
+def volatility_source(cfg: Config, history: History, per_step: int, per_bar: int):
+    """The fitted conditional-volatility model of a garch, fhs or ewma config, as the generator
+    reads it (`stress.paths.garch.GarchSpec`)."""
+    # imported here: a run of another model never loads the fitting code (nor `arch`)
+    from stress.history.fitting.garch import fit_garch
+    from stress.paths.garch import garch_spec
+
+    model = cfg.model
+    decay = ewma_decay(cfg, history.bar_hours) if model.type == "ewma" else None
+    fit = fit_garch(
+        history.returns, tuple(history.names), history.bar_hours, model.type, ewma_lambda=decay
+    )
+    drift = np.array([a.drift for a in model.assets.values()], dtype=float)
+    start = model.start or "current"
+    try:
+        return garch_spec(fit, drift, start, per_step, per_bar)
+    except ValueError as exc:  # a fit the generator cannot draw from (a stationary start of a
+        # variance too persistent to burn in, most likely): say which field to change
+        fail("model.start" if start == "stationary" else "model.history", str(exc))

@@ -18,7 +18,7 @@ class ModelSpec:
 
     Attributes
     ----------
-    kind : "gbm" | "merton" | "student_t" | "bootstrap" | "replay"
+    kind : "gbm" | "merton" | "student_t" | "bootstrap" | "replay" | "garch" | "fhs" | "ewma"
     s0, vol, drift : ndarray, shape (n_assets,)
         Current mark price, annualised vol and annualised drift (expected simple return rate).
     corr : ndarray, shape (n_assets, n_assets)
@@ -27,9 +27,10 @@ class ModelSpec:
         Jumps per year, mean and std of the jump log-size, one market-wide jump clock or one per
         asset.
     dof : student_t only, > 2
-    source : bootstrap and replay only
-        What the paths are drawn or cut from: a `stress.paths.bootstrap.BootstrapSpec` or a
-        `stress.paths.replay.ReplaySpec` (``vol``, ``drift`` and ``corr`` are then unused).
+    source : history models only
+        What the paths are drawn or cut from: a `stress.paths.bootstrap.BootstrapSpec`, a
+        `stress.paths.replay.ReplaySpec` or a `stress.paths.garch.GarchSpec` (``vol``,
+        ``drift`` and ``corr`` are then unused).
     """
 
     kind: str

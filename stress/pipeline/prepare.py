@@ -19,6 +19,7 @@ from stress.config.limits import MAX_PATHS
 from stress.config.load import load_config
 from stress.config.schema import HISTORY_MODELS, Config
 from stress.errors import ConfigError
+from stress.history.garch_report import fit_summary
 from stress.history.load import History, history_info, resolve_history
 from stress.margin.engine import MarketRules
 from stress.margin.funding import market_rules
@@ -88,8 +89,13 @@ class Plan:
         return np.array([a.price for a in self.config.model.assets.values()], dtype=float)
 
     def history_info(self) -> dict[str, Any]:
-        """``{"history": {...}}`` for summary.json (``{}`` for a parametric model)."""
-        return history_info(self.config, self.history)
+        """``{"history": {...}}`` for summary.json (``{}`` for a parametric model); a
+        conditional-volatility model's with its fit (`stress.history.garch_report.fit_summary`)."""
+        info = history_info(self.config, self.history)
+        fit = getattr(self.spec.source, "fit", None)
+        if fit is not None:
+            info["history"]["fit"] = fit_summary(fit)
+        return info
 
 
 def integer(value: Any) -> bool:

@@ -211,8 +211,8 @@ CASES = [
         "unknown-model-type",
         mutated(("model.type", "heston")),
         (
-            "model.type: expected 'gbm', 'merton', 'student_t', 'bootstrap' or 'replay', "
-            "got 'heston'",
+            "model.type: expected 'gbm', 'merton', 'student_t', 'bootstrap', 'replay', "
+            "'garch', 'fhs' or 'ewma', got 'heston'",
         ),
     ),
     Case(

@@ -213,8 +213,8 @@ from stress.config import parse_config
         pytest.param(
             [("model.type", "heston")],
             [
-                "model.type: expected 'gbm', 'merton', 'student_t', 'bootstrap' or 'replay', "
-                "got 'heston'"
+                "model.type: expected 'gbm', 'merton', 'student_t', 'bootstrap', 'replay', "
+                "'garch', 'fhs' or 'ewma', got 'heston'"
             ],
             id="unknown-model-type",
         ),

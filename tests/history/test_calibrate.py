@@ -234,7 +234,7 @@ def test_names_from_files_or_given(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"model": "garch"}, "model: expected one of gbm, merton, student_t, got 'garch'"),
+        ({"model": "heston"}, "model: expected one of gbm, merton, student_t, garch, fhs, ewma"),
         ({"halflife_days": 0}, "halflife_days: expected a number of days > 0, got 0"),
         ({"since": "last year"}, "since: expected a date like 2021-01-01"),
         ({"since": "2023-02-01", "until": "2023-01-01"}, "since: expected a time before until"),
