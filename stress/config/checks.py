@@ -41,6 +41,7 @@ _MODEL_FIELDS = {
     "decay": ("ewma",),
     "half_life_hours": ("ewma",),
     "stride_hours": ("replay",),
+    "wicks": ("replay",),
 }
 
 

@@ -91,6 +91,9 @@ class Model(Strict):
     demean: bool | None = None  # bootstrap: remove the history's drift (default true)
     # replay: hours between window starts (default 24)
     stride_hours: float | None = Field(default=None, gt=0, le=L.MAX_HOURS)
+    # replay: three marks a bar, its two extremes then its close (`stress.paths.replay`);
+    # the files need high and low, and steps are a third of a bar
+    wicks: bool | None = None
     # garch, fhs, ewma: a path starts from the variance forecast at the end of the history
     # (current, the default) or from the model's stationary law (stationary; not ewma)
     start: Literal["current", "stationary"] | None = None

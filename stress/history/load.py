@@ -43,6 +43,8 @@ from stress.history.prices import (
 
 DEFAULT_BLOCK_HOURS = 24.0
 DEFAULT_STRIDE_HOURS = 24.0
+WICK_MARKS = 3
+"""Marks a replay with wicks gives each bar: its two extremes, then its close."""
 MIN_FIT_RETURNS = 1_000
 """Returns a conditional-volatility model needs to be fitted (a GARCH's persistence is poorly
 identified on fewer)."""
@@ -68,6 +70,9 @@ class History:
         Closes on that grid; the hours of an outage carry the last close forward, so the move
         across an outage lands in the first bar after it.
     last_close : ndarray, shape (n_assets,)
+    lows, highs : ndarray, shape (n_bars, n_assets), or None
+        Each bar's lowest and highest price on the same grid, when every file has them (an
+        outage's carried bars have low = high = the carried close).
     """
 
     names: list[str]
@@ -77,6 +82,8 @@ class History:
     price_times: np.ndarray
     closes: np.ndarray
     last_close: np.ndarray
+    lows: np.ndarray | None = None
+    highs: np.ndarray | None = None
 
     @property
     def bar_hours(self) -> float:
@@ -92,8 +99,9 @@ def _read(path: Path, at: str) -> PriceHistory:
 
 def _price_grid(
     histories: list[PriceHistory], since: int | None, until: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Closes on a regular grid of price times within ``[since, until)``, forward-filled."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Closes on a regular grid of price times within ``[since, until)``, forward-filled, and
+    the bars' lows and highs on it (None unless every file has them)."""
     common, index = common_times(histories)
     step = np.diff(common)
     values, counts = np.unique(step, return_counts=True)
@@ -105,16 +113,27 @@ def _price_grid(
     if until is not None:
         keep &= times < until
     times = times[keep]
-    closes = np.column_stack([h.close[i[keep]] for h, i in zip(histories, index, strict=True)])
+    pairs = list(zip(histories, index, strict=True))
+    closes = np.column_stack([h.close[i[keep]] for h, i in pairs])
+    ranged = all(h.low is not None for h in histories)
+    lows = np.column_stack([h.low[i[keep]] for h, i in pairs]) if ranged else None
+    highs = np.column_stack([h.high[i[keep]] for h, i in pairs]) if ranged else None
     if times.size == 0:
-        return times, closes
+        return times, closes, lows, highs
     # integer arithmetic: np.arange(start, stop, bar) sizes itself in floating point
     grid = times[0] + bar * np.arange((times[-1] - times[0]) // bar + 1, dtype=np.int64)
     on_grid = (times - times[0]) % bar == 0  # stray off-bar stamps are not prices of the grid
     slot = np.full(grid.shape, -1, dtype=np.int64)
     slot[(times[on_grid] - times[0]) // bar] = np.flatnonzero(on_grid)
+    filled = slot >= 0
     slot = np.maximum.accumulate(slot)  # forward fill: the last close seen
-    return grid, closes[slot]
+    if not ranged:
+        return grid, closes[slot], None, None
+    # a carried bar (an outage) did not trade: its range is its carried close
+    lows, highs = lows[slot], highs[slot]
+    carried = ~filled
+    lows[carried], highs[carried] = closes[slot][carried], closes[slot][carried]
+    return grid, closes[slot], lows, highs
 
 
 def load_history(files: tuple[Path, ...], since: int | None, until: int | None) -> History:
@@ -144,7 +163,7 @@ def load_history(files: tuple[Path, ...], since: int | None, until: int | None) 
         rets = aligned_returns(histories, since, until)
     except ConfigError as exc:
         raise ConfigError(f"model.history: {exc}") from None
-    grid, closes = _price_grid(histories, since, until)
+    grid, closes, lows, highs = _price_grid(histories, since, until)
     return History(
         names=rets.names,
         bar_seconds=rets.bar_seconds,
@@ -153,6 +172,8 @@ def load_history(files: tuple[Path, ...], since: int | None, until: int | None) 
         price_times=grid,
         closes=closes,
         last_close=rets.last_close,
+        lows=lows,
+        highs=highs,
     )
 
 
@@ -167,6 +188,15 @@ def step_bars(cfg: Config, history: History) -> tuple[int, int]:
     step = 86400.0 / cfg.simulation.steps_per_day
     ratio = step / history.bar_seconds
     per_day = 86400.0 / history.bar_seconds
+    if cfg.model.type == "replay" and cfg.model.wicks:
+        if math.isclose(ratio * WICK_MARKS, 1.0, rel_tol=1e-9):
+            return 1, WICK_MARKS
+        fail(
+            "simulation.steps_per_day",
+            f"expected {WICK_MARKS * per_day:g} with model.wicks (three marks a bar of "
+            f"{history.bar_hours:g} h: its two extremes, then its close), "
+            f"got {cfg.simulation.steps_per_day}",
+        )
     if ratio >= 1 - 1e-9 and math.isclose(ratio, round(ratio), rel_tol=1e-9):
         return int(round(ratio)), 1
     inverse = 1.0 / ratio
@@ -257,6 +287,12 @@ def resolve_history(cfg: Config) -> tuple[Config, History | None]:
                 f"{MIN_FIT_RETURNS:,} returns of {bar}, got {have}",
             )
     else:
+        if model.wicks and history.lows is None:
+            fail(
+                "model.wicks",
+                "needs files with high and low columns (each bar's extremes), "
+                "got a file without them",
+            )
         stride = DEFAULT_STRIDE_HOURS if model.stride_hours is None else model.stride_hours
         ratio = stride / history.bar_hours
         if not math.isclose(ratio, round(ratio), rel_tol=1e-9) or round(ratio) < 1:
@@ -324,6 +360,7 @@ def history_info(cfg: Config, history: History | None) -> dict:
         info["stride_hours"] = (
             DEFAULT_STRIDE_HOURS if model.stride_hours is None else model.stride_hours
         )
+        info["wicks"] = bool(model.wicks)
         info["first_window_start"] = _iso(history.price_times[starts[0]])
         info["last_window_start"] = _iso(history.price_times[starts[-1]])
     return {"history": info}

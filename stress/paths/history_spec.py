@@ -40,6 +40,8 @@ def history_spec(cfg: Config, history: History) -> ModelSpec:
             starts=replay_starts(cfg, history),
             bars_per_step=per_step,
             n_steps=grid.n_steps,
+            lows=history.lows if model.wicks else None,
+            highs=history.highs if model.wicks else None,
         )
     return ModelSpec(
         kind=model.type,
