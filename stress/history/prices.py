@@ -1,7 +1,9 @@
 """Price histories: OHLCV CSV files as exchanges and ccxt export them, aligned into log returns.
 
-A file needs a header with a timestamp column and a ``close`` column (any other columns are
-ignored, names are matched without regard to case or surrounding spaces). Timestamps are either
+A file needs a header with a timestamp column and a ``close`` column (names are matched without
+regard to case or surrounding spaces). ``open``, and ``high`` with ``low``, are kept when the file
+has them (the wicks of a bar: where a backtest looks for liquidations) and checked to hold the
+bar's close (``low <= open, close <= high``); any other columns are ignored. Timestamps are either
 ISO 8601 text (``2021-01-01 00:00:00``, ``2021-01-01T00:00:00Z``; naive times are UTC) or epoch
 numbers in seconds, milliseconds (ccxt, Binance klines), microseconds or nanoseconds, told apart by
 their size. ``.csv.gz`` files are read as they are.
@@ -35,6 +37,8 @@ TIME_COLUMNS = ("open_time_utc", "open_time", "timestamp", "time", "datetime", "
 """Timestamp column names, in order of preference (compared in lower case)."""
 
 CLOSE_COLUMN = "close"
+RANGE_COLUMNS = ("open", "high", "low")
+"""Optional columns, kept when present (``high`` and ``low`` only together)."""
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "TUSD", "EUR")
 """Quote-currency suffixes stripped from a file name to name its asset (BTCUSDT -> BTC)."""
 
@@ -60,12 +64,18 @@ class PriceHistory:
         Bar timestamps in nanoseconds since the epoch (UTC), strictly increasing.
     close : ndarray, shape (n_bars,), float64
         Close prices, all > 0.
+    open, high, low : ndarray, shape (n_bars,), float64, or None
+        The bar's open, highest and lowest price, when the file has them (``high`` and ``low``
+        come together): ``low <= open, close <= high``.
     """
 
     name: str
     source: str
     times: np.ndarray
     close: np.ndarray
+    open: np.ndarray | None = None
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +231,31 @@ def _check_increasing(times: np.ndarray, source: str, column: str) -> None:
         )
 
 
+def _bar_range(
+    frame: pd.DataFrame, columns: dict[str, str], close: np.ndarray, source: str
+) -> dict[str, np.ndarray]:
+    """The optional ``open``, ``high``, ``low`` columns, parsed and checked against each other."""
+    found = {
+        k: _parse_close(frame[c].replace("", np.nan), source, c.strip()) for k, c in columns.items()
+    }
+    inner = [close] + ([found["open"]] if "open" in found else [])
+    checks = [
+        ("low", np.minimum.reduce(inner), "at most"),
+        ("high", np.maximum.reduce(inner), "at least"),
+    ]
+    for key, bound, what in checks:
+        if key not in found:
+            continue
+        bad = found[key] > bound if key == "low" else found[key] < bound
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ConfigError(
+                f"{source}: line {_line(row)}: {columns[key].strip()}: expected {what} the bar's "
+                f"open and close ({bound[row]:g}), got {found[key][row]:g}"
+            )
+    return found
+
+
 def _read_capped(path: Path, source: str) -> bytes:
     """The file's bytes, gunzipped if it is gzip (by its magic number), at most MAX_FILE_BYTES."""
     too_big = (
@@ -273,9 +308,13 @@ def read_prices(path: str | Path, name: str | None = None) -> PriceHistory:
         columns = list(pd.read_csv(io.BytesIO(data), nrows=0).columns)
         time_col = _find_column(columns, TIME_COLUMNS, source, "timestamp")
         close_col = _find_column(columns, (CLOSE_COLUMN,), source, "close")
+        lowered = {str(c).strip().lower(): c for c in columns}
+        extra = {k: lowered[k] for k in RANGE_COLUMNS if k in lowered}
+        if not ("high" in extra and "low" in extra):
+            extra = {k: c for k, c in extra.items() if k == "open"}
         frame = pd.read_csv(
             io.BytesIO(data),
-            usecols=[time_col, close_col],
+            usecols=[time_col, close_col, *extra.values()],
             skip_blank_lines=False,
             dtype=str,
             keep_default_na=False,
@@ -303,7 +342,8 @@ def read_prices(path: str | Path, name: str | None = None) -> PriceHistory:
             f"{source}: too little data: expected at least {MIN_CLOSES} bars (30 returns), "
             f"got {len(close)}"
         )
-    return PriceHistory(name or asset_name(path), source, times, close)
+    bars = _bar_range(frame, {k: str(c) for k, c in extra.items()}, close, source)
+    return PriceHistory(name or asset_name(path), source, times, close, **bars)
 
 
 def common_times(histories: list[PriceHistory]) -> tuple[np.ndarray, list[np.ndarray]]:
