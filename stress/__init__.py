@@ -8,6 +8,7 @@ Public API (README, "Python API")::
     res.summary                      # one row per (portfolio, mode)
     stress.liquidation_prices(cfg)   # closed-form, at current marks
     stress.optimise(cfg).to_dict()   # the hybrid split within account.risk_capital
+    stress.backtest().to_dict()      # one-day liquidation forecasts against 2022-2023
 
 Each name is re-exported from its stage and imported on first use, so ``import stress`` (and
 the command line's start) does not load the numerical stack until it is needed.
@@ -23,6 +24,7 @@ from stress.version import __version__
 
 _WHERE = {
     "RunResult": "stress.pipeline.result",
+    "backtest": "stress.pipeline.backtest",
     "calibrate": "stress.history.calibrate",
     "generate_paths": "stress.pipeline.api",
     "liquidation_prices": "stress.pipeline.api",
@@ -36,6 +38,7 @@ __all__ = [
     "ConfigError",
     "RunResult",
     "__version__",
+    "backtest",
     "calibrate",
     "generate_paths",
     "liquidation_prices",
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from stress.config.load import load_config
     from stress.history.calibrate import calibrate
     from stress.pipeline.api import generate_paths, liquidation_prices
+    from stress.pipeline.backtest import backtest
     from stress.pipeline.optimise import optimise
     from stress.pipeline.prepare import prepare
     from stress.pipeline.result import RunResult
