@@ -147,15 +147,24 @@ def prepare_plan(config: Path, paths: int | None, seed: int | None, objective: s
     return prepare(config, paths, seed, objective=objective, names=CLI_NAMES)
 
 
-def simulate_plan(plan: Plan):
-    """Run a prepared plan, with a progress bar on a terminal."""
+def simulate_plan(plan: Plan, workers: int | None = None, scheduler: str | None = None):
+    """Run a prepared plan, with a progress bar on a terminal; on a Dask cluster with
+    `workers` local processes or the scheduler at `scheduler` (`stress.pipeline.distributed`)."""
+    from stress.pipeline.distributed import close_client, open_client
     from stress.pipeline.simulate import simulate
 
-    bar, tick = progress_runner(plan.paths * (1 + len(plan.config.scenarios)))  # scenarios rerun
-    if bar is None:
-        return simulate(plan)
-    with bar:
-        return simulate(plan, tick)
+    client = None
+    if workers is not None or scheduler is not None:
+        client = open_client(workers, scheduler)
+    try:
+        bar, tick = progress_runner(plan.paths * (1 + len(plan.config.scenarios)))
+        if bar is None:
+            return simulate(plan, client=client)
+        with bar:
+            return simulate(plan, tick, client=client)
+    finally:
+        if client is not None:
+            close_client(client)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from stress.cli.common import (
     run_note,
     simulate_plan,
 )
-from stress.errors import one_line
+from stress.errors import ConfigError, one_line
 from stress.output.files import OutputFolder
 from stress.output.terminal import print_comparison
 
@@ -44,6 +44,21 @@ def run_cmd(
             help="Also write paths.parquet: every path's outcome per scenario, portfolio and mode.",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Mark the paths on a local Dask cluster of this many processes (the dask extra).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Mark the paths on the Dask cluster at this scheduler address."
+        ),
+    ] = None,
 ) -> None:
     """Full stress run: writes report.html, summary.json, results.parquet and manifest.json."""
     import warnings
@@ -51,6 +66,8 @@ def run_cmd(
     from stress.output.publish import check_output_names, output_names, write_outputs
     from stress.pipeline.per_path import kept_note
 
+    if workers is not None and scheduler is not None:
+        raise ConfigError("--workers: expected either --workers or --scheduler, got both")
     plan = prepare_plan(config, paths, seed, objective)
     name = plan.config.name
     folder = OutputFolder(out_dir if out_dir is not None else Path("reports") / name, "--out")
@@ -59,7 +76,7 @@ def run_cmd(
         # an output or a concurrent run into it is found before any work.
         with folder:
             check_output_names(folder.path, output_names(per_path), "--out")
-            result = simulate_plan(plan)
+            result = simulate_plan(plan, workers, scheduler)
             data = result.to_dict()
             table = None
             if per_path:

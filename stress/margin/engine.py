@@ -339,6 +339,43 @@ def _refuse_non_finite(layout: Layout, chunk: PathResults, first: int) -> None:
         )
 
 
+def mark_paths(layout: Layout, rules: MarketRules, first: int, prices: np.ndarray) -> PathResults:
+    """Every book's per-path results on one chunk of prices, the run's paths from `first` on
+    (what a worker returns when the paths are marked elsewhere: `stress.pipeline.distributed`)."""
+    chunk = PathResults.empty(prices.shape[0], layout, rules.partial, rules.adl is not None)
+    mark_books(layout, rules, prices, chunk, first)
+    _refuse_non_finite(layout, chunk, first)
+    return chunk
+
+
+def collect(
+    layout: Layout,
+    rules: MarketRules,
+    results: Iterable[tuple[int, PathResults]],
+    n_paths: int,
+    progress: Callable[[int], None] | None = None,
+    keep_paths: int | None = None,
+    on_chunk: Callable[[PathResults], None] | None = None,
+) -> PathResults:
+    """Gather chunks' per-path results, in path order, as `evaluate` does: the same calls in
+    the same order, so where the chunks were marked cannot change a number."""
+    keep = n_paths if keep_paths is None else min(n_paths, keep_paths)
+    out = PathResults.empty(keep, layout, rules.partial, rules.adl is not None)
+    done = 0
+    for first, chunk in results:
+        m = chunk.final_equity.shape[0]
+        if on_chunk is not None:
+            on_chunk(chunk)
+        if first < keep:
+            out.store(first, chunk, min(m, keep - first))
+        done += m
+        if progress is not None:
+            progress(m)
+    if done != n_paths:
+        raise RuntimeError(f"engine saw {done} paths, expected {n_paths}")
+    return out
+
+
 def evaluate(
     layout: Layout,
     rules: MarketRules,
@@ -362,25 +399,8 @@ def evaluate(
     -------
     PathResults of the first `keep_paths` paths.
     """
-    keep = n_paths if keep_paths is None else min(n_paths, keep_paths)
-    has_adl = rules.adl is not None
-    out = PathResults.empty(keep, layout, rules.partial, has_adl)
-    done = 0
-    for first, prices in chunks:
-        m = prices.shape[0]
-        chunk = PathResults.empty(m, layout, rules.partial, has_adl)
-        mark_books(layout, rules, prices, chunk, first)
-        _refuse_non_finite(layout, chunk, first)
-        if on_chunk is not None:
-            on_chunk(chunk)
-        if first < keep:
-            out.store(first, chunk, min(m, keep - first))
-        done += m
-        if progress is not None:
-            progress(m)
-    if done != n_paths:
-        raise RuntimeError(f"engine saw {done} paths, expected {n_paths}")
-    return out
+    marked = ((first, mark_paths(layout, rules, first, prices)) for first, prices in chunks)
+    return collect(layout, rules, marked, n_paths, progress, keep_paths, on_chunk)
 
 
 def evaluate_prices(layout: Layout, rules: MarketRules, prices: np.ndarray) -> PathResults:

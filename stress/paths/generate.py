@@ -149,14 +149,31 @@ def _chunks(
     chunk_paths: int,
     out: np.ndarray | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    shape_tail = (grid.n_steps + 1, spec.n_assets)
     for start in range(0, n_paths, chunk_paths):
         m = min(chunk_paths, n_paths - start)
-        chunk = out[start : start + m] if out is not None else np.empty((m, *shape_tail))
-        for offset in range(0, m, BLOCK_PATHS):
-            block = (start + offset) // BLOCK_PATHS
-            _fill_block(chunk[offset : offset + BLOCK_PATHS], spec, grid, seed, block)
-        yield start, chunk
+        chunk = out[start : start + m] if out is not None else None
+        yield start, chunk_prices(spec, grid, seed, start, m, chunk)
+
+
+def chunk_prices(
+    spec: ModelSpec,
+    grid: TimeGrid,
+    seed: int,
+    first: int,
+    m: int,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Prices of the run's paths ``[first, first + m)``, ``first`` a multiple of
+    ``BLOCK_PATHS``: shape (m, n_steps + 1, n_assets), written into ``out`` when given. The
+    same numbers whatever chunk they come in (module docstring)."""
+    if first % BLOCK_PATHS:
+        raise ValueError(f"first must be a multiple of {BLOCK_PATHS}, got {first}")
+    if out is None:
+        out = np.empty((m, grid.n_steps + 1, spec.n_assets))
+    for offset in range(0, m, BLOCK_PATHS):
+        block = (first + offset) // BLOCK_PATHS
+        _fill_block(out[offset : offset + BLOCK_PATHS], spec, grid, seed, block)
+    return out
 
 
 def iter_price_chunks(

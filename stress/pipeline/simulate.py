@@ -27,11 +27,12 @@ from stress.analysis.streaming import StreamStats, stream_book_metrics
 from stress.analysis.verdict import Outcomes, portfolio_verdict
 from stress.analysis.worst_windows import add_worst_windows
 from stress.config.schema import Scenario
-from stress.margin.engine import PathResults, book_equity_paths, evaluate
+from stress.margin.engine import PathResults, book_equity_paths, collect, evaluate
 from stress.margin.funding import scenario_rules
 from stress.margin.layout import Layout, build_layout
 from stress.margin.liquidation_prices import portfolio_liquidation_prices
 from stress.paths import BLOCK_PATHS, iter_price_chunks
+from stress.paths.generate import chunk_prices
 from stress.paths.scenarios import (
     changes_paths,
     describe,
@@ -40,6 +41,7 @@ from stress.paths.scenarios import (
     shocked_chunks,
 )
 from stress.pipeline.budget import FAN_PATHS, KEEP_BYTES
+from stress.pipeline.distributed import ChunkJob, chunk_results
 from stress.pipeline.fit_search import with_fits
 from stress.pipeline.prepare import ConfigLike, Plan, prepare
 from stress.pipeline.result import RunResult
@@ -150,6 +152,7 @@ def run(
     chunk_paths: int | None = None,
     progress: Progress = None,
     objective: str | None = None,
+    client: Any = None,
 ) -> RunResult:
     """Simulate the config's portfolios under every configured mode on the same paths.
 
@@ -161,18 +164,24 @@ def run(
     objective : what the recommended mode minimises: "es_99", "p_liquidation" or
         "expected_loss"; None (the default): the portfolio's risk capital decides, and
         without one there is no single pick (see `stress.analysis.verdict`)
+    client : a Dask client whose workers mark the paths (`stress.pipeline.distributed`:
+        ``open_client(workers)``, or ``open_client(scheduler=address)``); the same results
     """
-    return simulate(prepare(cfg, paths, seed, chunk_paths, objective), progress)
+    return simulate(prepare(cfg, paths, seed, chunk_paths, objective), progress, client=client)
 
 
-def simulate(plan: Plan, progress: Progress = None, fits: bool = True) -> RunResult:
+def simulate(
+    plan: Plan, progress: Progress = None, fits: bool = True, client: Any = None
+) -> RunResult:
     """The base run and every scenario of a prepared plan.
 
     `fits`: where no mode fits a portfolio's risk capital, search what would
     (`stress.pipeline.fit_search`); a caller that shows no verdict (the venue table) skips it.
+    `client`: a Dask client whose workers mark the paths (`stress.pipeline.distributed`); the
+    results are the same as without it.
     """
     liq_prices = liquidation_prices_of(plan)
-    base = _simulate(plan, None, KEEP_BYTES, liq_prices, progress)
+    base = _simulate(plan, None, KEEP_BYTES, liq_prices, progress, client)
     if fits:  # a quick run on the same paths
         base = replace(base, verdicts=with_fits(plan, base, simulate))
     # the scenarios share the per-path memory budget so that it stays at most twice the base's
@@ -184,8 +193,17 @@ def simulate(plan: Plan, progress: Progress = None, fits: bool = True) -> RunRes
         own = spec if changes_paths(sc) else None
         rules = scenario_rules(plan.config, sc, plan.rules, plan.grid, own, plan.seed)
         sc_plan = replace(plan, rules=rules, spec=spec)
-        subs.append(_simulate(sc_plan, sc, budget, liq_prices, progress))
+        subs.append(_simulate(sc_plan, sc, budget, liq_prices, progress, client))
     return replace(base, scenarios=subs)
+
+
+def _first_paths(plan: Plan, factor: np.ndarray | None) -> np.ndarray:
+    """The first FAN_PATHS paths (for the figures), made here: what `_sampled` keeps of a local
+    run, the same numbers."""
+    prices = chunk_prices(plan.spec, plan.grid, plan.seed, 0, min(FAN_PATHS, plan.paths))
+    if factor is not None:
+        prices *= factor
+    return prices
 
 
 def _sampled(chunks, sample: list[np.ndarray]):
@@ -238,21 +256,29 @@ def _simulate(
     keep_budget: int,
     liquidation_prices: list[LiquidationPrices],
     progress: Progress,
+    client: Any = None,
 ) -> RunResult:
-    """One run of every book on the paths of the plan (bent by the scenario's shocks, if any)."""
+    """One run of every book on the paths of the plan (bent by the scenario's shocks, if any),
+    here or on a Dask `client`'s workers (`stress.pipeline.distributed`)."""
     layout, grid, n_paths = plan.layout, plan.grid, plan.paths
     t0 = time.perf_counter()
     sample: list[np.ndarray] = []
-    chunks = iter_price_chunks(plan.spec, grid, plan.seed, n_paths, plan.chunk_paths)
-    if scenario is not None:
-        chunks = shocked_chunks(chunks, price_factor(plan.config, scenario, grid))
+    factor = None if scenario is None else price_factor(plan.config, scenario, grid)
     partial, adl = plan.rules.partial, plan.rules.adl is not None
     stats = StreamStats.empty(layout, grid.n_steps, partial, adl)
     kept = keep_paths_for(layout, n_paths, keep_budget, partial, adl)
     update = lambda c: stats.update(layout, c)  # noqa: E731
-    results = evaluate(
-        layout, plan.rules, _sampled(chunks, sample), n_paths, progress, kept, update
-    )
+    if client is None:
+        chunks = iter_price_chunks(plan.spec, grid, plan.seed, n_paths, plan.chunk_paths)
+        chunks = shocked_chunks(chunks, factor)
+        results = evaluate(
+            layout, plan.rules, _sampled(chunks, sample), n_paths, progress, kept, update
+        )
+    else:  # the chunks are marked on the cluster, gathered here in path order
+        job = ChunkJob(layout, plan.rules, plan.spec, grid, plan.seed, factor)
+        marked = chunk_results(client, job, n_paths, plan.chunk_paths)
+        results = collect(layout, plan.rules, marked, n_paths, progress, kept, update)
+        sample.append(_first_paths(plan, factor))
     metrics = _book_metrics(plan, results, stats, kept, liquidation_prices)
     if plan.spec.kind == "replay":  # the windows that hurt most, with their dates
         add_worst_windows(metrics, plan.spec.source, plan.spec.s0, results, layout)
