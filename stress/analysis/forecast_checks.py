@@ -8,9 +8,11 @@
   bin the mean forecast against the realised frequency (Murphy and Winkler 1977).
 - **Coverage** (Kupiec-style, 1995): under the forecasts the count of events is a sum of
   independent Bernoullis with different probabilities, a Poisson-binomial. Its law is exact by
-  convolution; the two-sided p-value doubles the smaller tail (capped at 1). For a constant
-  forecast it is the exact binomial test that Kupiec's likelihood ratio approximates. The normal
-  approximation ``z = (k - sum p) / sqrt(sum p (1 - p))`` is given too.
+  convolution; the two-sided p-value doubles the smaller tail (capped at 1): for a constant
+  forecast, the doubled-tail form of the exact binomial test that Kupiec's likelihood ratio
+  approximates (more lenient than the minimum-likelihood form on the side of too many events,
+  so the upper tail, ``P(K >= k)``, is reported apart). The normal approximation
+  ``z = (k - sum p) / sqrt(sum p (1 - p))`` is given too.
 - **Independence** (Christoffersen 1998): a first-order Markov chain fitted to the 0/1 sequence
   against independence, ``LR = -2 log(L(pi) / L(pi01, pi11))``, chi-square with 1 dof. It is a
   property of the events alone: a rejection says that events cluster, which a constant forecast
@@ -121,7 +123,9 @@ def coverage_test(p, y) -> dict:
     -------
     dict
         ``observed``, ``expected`` (sum p), ``sd`` (sqrt(sum p (1 - p))), ``z``, ``p_value``
-        (exact, two-sided), ``p_value_normal``.
+        (exact, two-sided: twice the smaller tail, capped at 1), ``p_value_upper`` (exact,
+        one-sided: P(K >= observed), the side a risk user fears: more liquidations than
+        forecast), ``p_value_normal``.
     """
     p, y = check_forecasts(p, y)
     k = int(y.sum())
@@ -139,6 +143,7 @@ def coverage_test(p, y) -> dict:
         "sd": sd,
         "z": z,
         "p_value": min(1.0, 2.0 * min(below, above)),
+        "p_value_upper": min(1.0, above),
         "p_value_normal": _normal_two_sided(z) if math.isfinite(z) else 0.0,
     }
 
@@ -150,7 +155,7 @@ def after_event_coverage(p, y) -> dict:
     after = np.flatnonzero(y[:-1] == 1.0) + 1
     if after.size == 0:
         nothing = {"observed": 0, "expected": 0.0, "sd": 0.0, "z": 0.0}
-        return {"days": 0, **nothing, "p_value": 1.0, "p_value_normal": 1.0}
+        return {"days": 0, **nothing, "p_value": 1.0, "p_value_upper": 1.0, "p_value_normal": 1.0}
     return {"days": int(after.size), **coverage_test(p[after], y[after])}
 
 

@@ -152,3 +152,16 @@ def test_forecast_checks_puts_it_together():
 def test_bad_forecasts_are_refused(p, y):
     with pytest.raises(ValueError):
         brier_score(p, y)
+
+
+def test_the_upper_tail_is_reported_apart_from_the_doubled_tails():
+    # a constant 1 % forecast over 728 days and 13 events: the doubled smaller tail is lenient
+    # on the side of too many events; P(K >= 13) is the one-sided answer (binomial, exact)
+    from math import comb
+
+    p, k, n = 0.01, 13, 728
+    upper = sum(comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
+    out = coverage_test(np.full(n, p), np.r_[np.ones(k), np.zeros(n - k)])
+    assert out["p_value_upper"] == pytest.approx(upper, rel=1e-9)
+    assert out["p_value"] == pytest.approx(min(1.0, 2 * upper), rel=1e-9)
+    assert out["p_value_upper"] < 0.04 < out["p_value"]
