@@ -109,6 +109,17 @@ def tier_of_nb(notional, a, tiers):
     return i
 
 
+@njit(cache=CACHE, inline="always")
+def close_cost_nb(n, a, tiers, process, liquidity):
+    """What the venue's whole close of notional `n` on asset `a` (which has a book) gives away
+    against the mark: its impact, capped under ``fillable_price`` at the fill multiple of the
+    position's maintenance."""
+    c = impact_nb(n, a, liquidity) * n
+    if process.kind == FILLABLE_PRICE:
+        c = min(c, process.fill_multiple * maintenance_nb(n, a, tiers))
+    return c
+
+
 @njit(cache=CACHE)
 def close_all_nb(prices, t, equity, b, market, buckets, tiers, process, liquidity):
     """Close every position of bucket `b` at step t: (kept, bad debt, fee paid).
@@ -124,10 +135,7 @@ def close_all_nb(prices, t, equity, b, market, buckets, tiers, process, liquidit
         n = abs(pos_qty[p]) * prices[t, a]
         notional += n
         if liquidity.liquid[a]:
-            c = impact_nb(n, a, liquidity) * n
-            if process.kind == FILLABLE_PRICE:
-                c = min(c, process.fill_multiple * maintenance_nb(n, a, tiers))
-            cost += c
+            cost += close_cost_nb(n, a, tiers, process, liquidity)
     eq = equity - cost
     fee = market.liquidation_fee * notional
     kept = max(eq - fee, 0.0) if process.residual_to_trader else 0.0

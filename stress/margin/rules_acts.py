@@ -74,16 +74,23 @@ def rules_due_nb(prices, t, k, st, span, buckets, rules):
 def top_up_due_nb(prices, t, k, st, span, buckets, tiers, rules):
     """Whether an isolated bucket of the book has reached its top-up threshold at mark t."""
     for b in range(span.first_bucket[k], span.first_bucket[k + 1]):
-        if not (st.open_[b] and rules.bucket_isolated[b]):
-            continue
-        p = buckets.bucket_start[b]
-        ratio = rules.top_ratio[p]
-        if ratio <= 0.0 or st.tops[p] >= rules.top_times[p] or st.topped[p] >= rules.top_cap[p]:
-            continue
-        eq, maint, _ = bucket_equity_nb(prices, t, b, st, buckets, tiers)
-        if eq > 0.0 and eq * ratio <= maint:
+        if bucket_top_up_due_nb(prices, t, b, st, buckets, tiers, rules):
             return True
     return False
+
+
+@njit(cache=CACHE, inline="always")
+def bucket_top_up_due_nb(prices, t, b, st, buckets, tiers, rules):
+    """Whether open bucket b is isolated, may still be topped up, and its equity e > 0 and
+    maintenance m satisfy ``e x at_margin_ratio <= m`` at mark t."""
+    if not (st.open_[b] and rules.bucket_isolated[b]):
+        return False
+    p = buckets.bucket_start[b]
+    ratio = rules.top_ratio[p]
+    if ratio <= 0.0 or st.tops[p] >= rules.top_times[p] or st.topped[p] >= rules.top_cap[p]:
+        return False
+    eq, maint, _ = bucket_equity_nb(prices, t, b, st, buckets, tiers)
+    return eq > 0.0 and eq * ratio <= maint
 
 
 @njit(cache=CACHE, inline="always")
@@ -155,15 +162,9 @@ def draw_nb(prices, t, k, want, st, span, buckets, tiers, rules):
 def top_ups_nb(prices, t, k, st, span, buckets, tiers, rules):
     """Each isolated bucket at its top-up threshold gets one top-up at mark t."""
     for b in range(span.first_bucket[k], span.first_bucket[k + 1]):
-        if not (st.open_[b] and rules.bucket_isolated[b]):
+        if not bucket_top_up_due_nb(prices, t, b, st, buckets, tiers, rules):
             continue
         p = buckets.bucket_start[b]
-        ratio = rules.top_ratio[p]
-        if ratio <= 0.0 or st.tops[p] >= rules.top_times[p] or st.topped[p] >= rules.top_cap[p]:
-            continue
-        eq, maint, _ = bucket_equity_nb(prices, t, b, st, buckets, tiers)
-        if eq <= 0.0 or eq * ratio > maint:
-            continue
         want = min(rules.top_amount[p], rules.top_cap[p] - st.topped[p])
         got = draw_nb(prices, t, k, want, st, span, buckets, tiers, rules)
         if got > 0.0:

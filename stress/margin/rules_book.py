@@ -12,8 +12,8 @@ import numpy as np
 from numba import njit
 
 from stress.margin.kernels import CACHE, maintenance_nb
-from stress.margin.processes import FILLABLE_PRICE
-from stress.margin.slippage import impact_nb, slippage_cost_nb
+from stress.margin.processes import close_cost_nb
+from stress.margin.slippage import slippage_cost_nb
 
 
 @njit(cache=CACHE, inline="always")
@@ -73,10 +73,7 @@ def venue_close_nb(prices, t, b, equity, cut_fees, st, market, buckets, tiers, p
         n = abs(q) * prices[t, a]
         notional += n
         if liquidity.liquid[a]:
-            c = impact_nb(n, a, liquidity) * n
-            if process.kind == FILLABLE_PRICE:
-                c = min(c, process.fill_multiple * maintenance_nb(n, a, tiers))
-            cost += c
+            cost += close_cost_nb(n, a, tiers, process, liquidity)
     eq = equity - cost
     fee = market.liquidation_fee * notional
     st.value[b] = max(eq - fee, 0.0) if process.residual_to_trader else 0.0
