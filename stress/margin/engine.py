@@ -142,7 +142,8 @@ def mark_chunk(
     out = _bucket_results(prices.shape[0], layout.n_buckets)
     values = np.empty((prices.shape[0], layout.n_buckets, prices.shape[1]) if trace else (0, 0, 0))
     market = market_of(rules, prices.shape[1])
-    mark_buckets_nb(prices, market, buckets_of(layout), tiers_of(layout), skip, out, values)
+    buckets, tiers = buckets_of(layout), tiers_of(layout)
+    mark_buckets_nb(prices, market, buckets, tiers, layout.twins, skip, out, values)
     return (out, values) if trace else out
 
 

@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from stress.margin.bucket_twins import Twins, bucket_twins
 from stress.margin.trader_rules import RuleArrays, rule_arrays
 from stress.portfolios.modes import mode_buckets
 from stress.portfolios.resolve import ResolvedPortfolio, ResolvedPosition
@@ -73,6 +74,18 @@ class Layout:
     @property
     def n_buckets(self) -> int:
         return int(self.bucket_collateral.shape[0])
+
+    @cached_property
+    def twins(self) -> Twins:
+        """Identical buckets, marked once by the plain kernel (`stress.margin.bucket_twins`)."""
+        return bucket_twins(
+            self.pos_asset,
+            self.pos_qty,
+            self.pos_entry,
+            self.bucket_start,
+            self.bucket_end,
+            self.bucket_collateral,
+        )
 
 
 CONTINUITY = 1e-12

@@ -32,10 +32,10 @@ from stress.margin.kernels import (
     GROUP,
     Buckets,
     Outcome,
+    Scan,
     funding_nb,
-    pay_stretch_nb,
     price_extremes_nb,
-    stretch_is_safe_nb,
+    scan_bucket_nb,
     surplus_parts_nb,
     trigger_nb,
 )
@@ -55,86 +55,6 @@ class PartialResults(NamedTuple):
     count: np.ndarray  # int32: partial closes of the bucket on the path
     notional: np.ndarray  # float64: notional closed by them, at the mark
     pos_closed: np.ndarray  # bool: the position was closed, in part or whole, by a liquidation
-
-
-class Scan(NamedTuple):
-    """A bucket marked with its configured positions up to its first breach (or the horizon)."""
-
-    step: int  # first step where equity <= maintenance, or -1
-    paid: float  # funding paid up to and including that step (or the horizon)
-    equity: float  # collateral - paid + unrealised PnL there
-    maint: float  # maintenance there (0.0 at the horizon: not computed)
-    notional: float  # the positions' notional there (0.0 at the horizon)
-
-
-@njit(cache=CACHE)
-def scan_bucket_nb(prices, b, market, buckets, tiers, lo, hi, skip, trace):
-    """Mark bucket `b` along one path up to the first step where collateral + unrealised PnL -
-    funding paid <= maintenance (step 0 included), skipping the stretches that provably cannot
-    get there. Funding is charged at each interval boundary before that step's check.
-
-    This is `stress.margin.kernels.mark_bucket_nb`'s loop, stopped at the breach rather than
-    closing there, the same arithmetic in the same order. The plain kernel keeps its own copy:
-    calling this from it measured about 18 % slower on the benchmark's quick workload.
-
-    Parameters
-    ----------
-    prices : ndarray (n_steps + 1, n_assets), one path
-    market : Market
-    buckets : Buckets
-    tiers : Tiers
-    lo, hi : ndarray (n_rows, n_assets): lows and highs from `price_extremes_nb`
-    skip : bool, skip stretches that provably cannot liquidate
-    trace : ndarray (n_steps + 1,) to record the bucket's equity at every step marked, or empty
-
-    Returns
-    -------
-    Scan
-    """
-    funding, block_funding = market.funding, market.block_funding
-    start, end = buckets.bucket_start[b], buckets.bucket_end[b]
-    collateral = buckets.bucket_collateral[b]
-    n_times = prices.shape[0]
-    recording = trace.shape[0] == n_times
-    paid = 0.0
-    n_blocks = (n_times + BLOCK - 1) // BLOCK
-    n_groups = (n_blocks + GROUP - 1) // GROUP
-    whole = n_blocks + n_groups  # rows of lo/hi: blocks, then groups of blocks, then the path
-    fast = skip and not recording
-    if fast and stretch_is_safe_nb(
-        prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, b, market, buckets, tiers
-    ):
-        paid = pay_stretch_nb(prices, 0, block_funding[n_blocks], paid, b, market, buckets)
-        pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, buckets, tiers)
-        return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
-    for g in range(n_groups):
-        j0 = g * GROUP
-        j1 = min(j0 + GROUP, n_blocks)
-        f0, f1 = block_funding[j0], block_funding[j1]
-        row = n_blocks + g
-        if fast and stretch_is_safe_nb(
-            prices, lo[row], hi[row], f0, f1, paid, b, market, buckets, tiers
-        ):
-            paid = pay_stretch_nb(prices, f0, f1, paid, b, market, buckets)
-            continue
-        for j in range(j0, j1):
-            f0, f1 = block_funding[j], block_funding[j + 1]
-            if fast and stretch_is_safe_nb(
-                prices, lo[j], hi[j], f0, f1, paid, b, market, buckets, tiers
-            ):
-                paid = pay_stretch_nb(prices, f0, f1, paid, b, market, buckets)
-                continue
-            for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
-                if funding[t] != 0.0:
-                    paid += funding_nb(prices, t, funding[t], start, end, buckets)
-                pnl, maint, notional = surplus_parts_nb(prices, t, start, end, buckets, tiers)
-                equity = (collateral - paid) + pnl
-                if recording:
-                    trace[t] = equity
-                if equity <= maint:
-                    return Scan(t, paid, equity, maint, notional)
-    pnl, _, _ = surplus_parts_nb(prices, n_times - 1, start, end, buckets, tiers)
-    return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
 
 
 @njit(cache=CACHE)
@@ -282,7 +202,7 @@ def mark_bucket_process_nb(
     """Mark bucket `b` along one path under the process: (Outcome, partial closes, notional,
     positions ADL closed).
 
-    Parameters: as `stress.margin.kernels.mark_bucket_nb`, plus the `Process`, the
+    Parameters: as `stress.margin.kernels.scan_bucket_nb`, plus the `Process`, the
     `stress.margin.slippage.Liquidity`, `closed`, the path's (P,) row of per-position flags
     (the bucket's are written), `adl_t`, the step ADL fires at on the path (-1: never), and
     `select`, the path's (P,) ADL selection (`stress.margin.adl.adl_select_nb`).
