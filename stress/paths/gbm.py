@@ -37,13 +37,22 @@ def diffusion_increments(
     -------
     ndarray, shape (n_paths, n_steps, n_assets), float64
     """
+    scale, mu = step_coefficients(spec, grid, compensator)
+    inc = correlated_normals(factor, (n_paths, grid.n_steps), rng)
+    inc *= scale
+    inc += mu
+    return inc
+
+
+def step_coefficients(
+    spec: ModelSpec, grid: TimeGrid, compensator: np.ndarray | float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-asset ``vol sqrt(dt)`` and ``(drift - vol**2 / 2 - compensator) dt``: a step's
+    increment is ``correlated normal * scale + mu`` (the one place they are computed)."""
     vol = np.asarray(spec.vol, dtype=np.float64)
     drift = np.asarray(spec.drift, dtype=np.float64)
     dt = grid.dt
-    inc = correlated_normals(factor, (n_paths, grid.n_steps), rng)
-    inc *= vol * np.sqrt(dt)
-    inc += (drift - 0.5 * vol * vol - compensator) * dt
-    return inc
+    return vol * np.sqrt(dt), (drift - 0.5 * vol * vol - compensator) * dt
 
 
 def log_increments(

@@ -9,11 +9,15 @@ chunk order, worker count or the number of paths in the run.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
-from stress.paths import bootstrap, garch, gbm, merton, student_t
+from stress.paths import bootstrap, fused, garch, gbm, merton, student_t
+from stress.paths.correlation import correlation_factor
 from stress.paths.spec import ModelSpec, TimeGrid
 
 BLOCK_PATHS = 256
@@ -69,12 +73,14 @@ def _fill_block(out: np.ndarray, spec: ModelSpec, grid: TimeGrid, seed: int, blo
 
         fill_windows(out, spec.source, s0, block * BLOCK_PATHS)
         return
-    inc = model(spec, grid, BLOCK_PATHS, block_rng(seed, block))[: out.shape[0]]
-    out[:, 0, :] = s0  # exactly S0, not S0 * exp(0.0) computed some other way
-    later = out[:, 1:, :]
-    np.cumsum(inc, axis=1, out=later)
-    np.exp(later, out=later)
-    later *= s0
+    rng = block_rng(seed, block)
+    if spec.kind == "gbm":  # drawn piece by piece, in cache (`stress.paths.fused`)
+        scale, mu = gbm.step_coefficients(spec, grid)
+        fused.gbm_block(out, rng, correlation_factor(spec.corr), scale, mu, s0)
+        return
+    inc = model(spec, grid, BLOCK_PATHS, rng)[: out.shape[0]]
+    fused.cumulate_nb(inc, out)
+    fused.prices_from_log(out, s0)
 
 
 def block_prices(
@@ -170,10 +176,31 @@ def chunk_prices(
         raise ValueError(f"first must be a multiple of {BLOCK_PATHS}, got {first}")
     if out is None:
         out = np.empty((m, grid.n_steps + 1, spec.n_assets))
-    for offset in range(0, m, BLOCK_PATHS):
+
+    def fill(offset: int) -> None:
         block = (first + offset) // BLOCK_PATHS
         _fill_block(out[offset : offset + BLOCK_PATHS], spec, grid, seed, block)
+
+    offsets = range(0, m, BLOCK_PATHS)
+    if spec.kind == "replay" or len(offsets) == 1 or generation_threads() == 1:
+        for offset in offsets:
+            fill(offset)
+    else:  # each block has its own generator and rows: the threads share nothing
+        for _ in _pool().map(fill, offsets):
+            pass
     return out
+
+
+def generation_threads() -> int:
+    """Threads that fill a chunk's blocks: numba's thread count (``NUMBA_NUM_THREADS``, the
+    machine's cores by default), which the engine's parallel loops use as well."""
+    return int(numba.get_num_threads())
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    # numpy's normal draws, matmul and exp and the compiled passes release the GIL
+    return ThreadPoolExecutor(generation_threads(), thread_name_prefix="stress-paths")
 
 
 def iter_price_chunks(
