@@ -58,7 +58,7 @@ def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_f
                 pos_triggered[i, p] = buckets.trigger[i, b] == p
 
 
-@njit(cache=CACHE)
+@njit(cache=CACHE, parallel=True)
 def accumulate_nb(
     loss,
     first_step,
@@ -80,11 +80,12 @@ def accumulate_nb(
     """Add a chunk's per-book results (n_paths, K) to the running statistics, in place.
 
     Loss histogram: LOSS_BINS equal bins on [-W, W] plus an underflow (index 0) and an
-    overflow (last index) bin; W = loss_scale[k].
+    overflow (last index) bin; W = loss_scale[k]. Books are independent and each is summed over
+    the paths in order, so the sums do not depend on the thread count.
     """
     n_paths, n_books = loss.shape
     n_bins = loss_count.shape[1] - 2
-    for k in range(n_books):
+    for k in prange(n_books):
         w = loss_scale[k]
         for i in range(n_paths):
             x = loss[i, k]

@@ -124,35 +124,39 @@ def lowest_surplus_a(lo, hi, start, end, pa, pq, pe, cap, mmr, amount, count, co
 
 
 @njit(cache=CACHE, inline="always")
-def stretch_is_safe_a(
+def stretch_a(
     prices, lo, hi, f0, f1, paid, start, end, collateral, funding, funding_steps, pa, pq, pe,
     cap, mmr, amount, count, convex,
 ):  # fmt: skip
-    """True if the bucket cannot be liquidated in a stretch of steps, whatever the path does.
+    """(safe, paid after): whether the bucket cannot be liquidated in a stretch of steps,
+    whatever the path does there, and the funding paid by its end if it is not.
 
     The stretch's funding boundaries are funding_steps[f0:f1]; funding inside the stretch is
     bounded by the payments at those steps (exact prices): the surplus can only be lower by
-    the sum of the positive ones.
+    the sum of the positive ones. Each payment is computed once and added to `paid` in order,
+    as a step-by-step mark would.
     """
     worst_paid = paid
     for f in range(f0, f1):
         t = funding_steps[f]
-        worst_paid += max(0.0, funding_a(prices, t, funding[t], start, end, pa, pq))
+        pay = funding_a(prices, t, funding[t], start, end, pa, pq)
+        worst_paid += max(0.0, pay)
+        paid += pay
     lowest = lowest_surplus_a(lo, hi, start, end, pa, pq, pe, cap, mmr, amount, count, convex)
     bound = collateral - worst_paid + lowest
     scale = abs(collateral) + abs(worst_paid)
     for p in range(start, end):
         scale += abs(pq[p]) * hi[pa[p]]
-    return bound > SAFETY * scale
+    return bound > SAFETY * scale, paid
 
 
 @njit(cache=CACHE, inline="always")
-def pay_stretch_a(prices, f0, f1, paid, start, end, funding, funding_steps, pa, pq):
-    """Funding paid at boundaries funding_steps[f0:f1] of a safe stretch, in order."""
-    for f in range(f0, f1):
-        t = funding_steps[f]
-        paid += funding_a(prices, t, funding[t], start, end, pa, pq)
-    return paid
+def pnl_a(prices, t, start, end, pa, pq, pe):
+    """Unrealised PnL of positions start:end at step t (`surplus_parts_a`'s first part)."""
+    pnl = 0.0
+    for p in range(start, end):
+        pnl += pq[p] * (prices[t, pa[p]] - pe[p])
+    return pnl
 
 
 @njit(cache=CACHE, inline="always")
@@ -184,37 +188,37 @@ def scan_a(
     n_groups = (n_blocks + GROUP - 1) // GROUP
     whole = n_blocks + n_groups  # rows of lo/hi: blocks, then groups of blocks, then the path
     fast = skip and not recording
-    f_end = block_funding[n_blocks]
-    if fast and stretch_is_safe_a(
-        prices, lo[whole], hi[whole], 0, f_end, paid, start, end, collateral, funding,
-        funding_steps, pa, pq, pe, cap, mmr, amount, count, convex,
-    ):  # fmt: skip
-        paid = pay_stretch_a(prices, 0, f_end, paid, start, end, funding, funding_steps, pa, pq)
-        pnl, _, _ = surplus_parts_a(
-            prices, n_times - 1, start, end, pa, pq, pe, cap, mmr, amount, count
-        )
-        return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
+    if fast:
+        safe, after = stretch_a(
+            prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, start, end,
+            collateral, funding, funding_steps, pa, pq, pe, cap, mmr, amount, count, convex,
+        )  # fmt: skip
+        if safe:
+            pnl = pnl_a(prices, n_times - 1, start, end, pa, pq, pe)
+            return Scan(-1, after, (collateral - after) + pnl, 0.0, 0.0)
     for g in range(n_groups):
         j0 = g * GROUP
         j1 = min(j0 + GROUP, n_blocks)
-        f0, f1 = block_funding[j0], block_funding[j1]
-        row = n_blocks + g
-        if fast and stretch_is_safe_a(
-            prices, lo[row], hi[row], f0, f1, paid, start, end, collateral, funding,
-            funding_steps, pa, pq, pe, cap, mmr, amount, count, convex,
-        ):  # fmt: skip
-            paid = pay_stretch_a(prices, f0, f1, paid, start, end, funding, funding_steps, pa, pq)
-            continue
-        for j in range(j0, j1):
-            f0, f1 = block_funding[j], block_funding[j + 1]
-            if fast and stretch_is_safe_a(
-                prices, lo[j], hi[j], f0, f1, paid, start, end, collateral, funding,
-                funding_steps, pa, pq, pe, cap, mmr, amount, count, convex,
-            ):  # fmt: skip
-                paid = pay_stretch_a(
-                    prices, f0, f1, paid, start, end, funding, funding_steps, pa, pq
-                )
+        if fast:
+            row = n_blocks + g
+            safe, after = stretch_a(
+                prices, lo[row], hi[row], block_funding[j0], block_funding[j1], paid, start,
+                end, collateral, funding, funding_steps, pa, pq, pe, cap, mmr, amount, count,
+                convex,
+            )  # fmt: skip
+            if safe:
+                paid = after
                 continue
+        for j in range(j0, j1):
+            if fast:
+                safe, after = stretch_a(
+                    prices, lo[j], hi[j], block_funding[j], block_funding[j + 1], paid, start,
+                    end, collateral, funding, funding_steps, pa, pq, pe, cap, mmr, amount,
+                    count, convex,
+                )  # fmt: skip
+                if safe:
+                    paid = after
+                    continue
             for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
                 if funding[t] != 0.0:
                     paid += funding_a(prices, t, funding[t], start, end, pa, pq)
@@ -226,8 +230,7 @@ def scan_a(
                     trace[t] = equity
                 if equity <= maint:
                     return Scan(t, paid, equity, maint, notional)
-    last = n_times - 1
-    pnl, _, _ = surplus_parts_a(prices, last, start, end, pa, pq, pe, cap, mmr, amount, count)
+    pnl = pnl_a(prices, n_times - 1, start, end, pa, pq, pe)
     return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
 
 
