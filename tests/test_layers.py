@@ -16,7 +16,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "stress"
 
 STAGES = [
-    ("errors", "version"),
+    ("errors", "version", "threads"),
     ("config",),
     ("venues",),
     ("history",),

@@ -28,6 +28,7 @@ from stress.analysis.metrics import (
 from stress.margin.aggregate import accumulate_nb
 from stress.margin.engine import PathResults
 from stress.margin.layout import Layout
+from stress.threads import run_slices
 
 LOSS_BINS = 2048
 
@@ -91,7 +92,7 @@ class StreamStats:
     def update(self, layout: Layout, chunk: PathResults) -> None:
         """Add one chunk's per-path results (all of shape (m, K) or (m, P))."""
         self.n += chunk.final_equity.shape[0]
-        accumulate_nb(
+        arrays = (
             chunk.loss(layout),
             chunk.first_liq_step,
             chunk.bad_debt,
@@ -109,6 +110,7 @@ class StreamStats:
             self.loss_count,
             self.loss_sum,
         )
+        run_slices(lambda k0, k1: accumulate_nb(*arrays, k0, k1), layout.n_books, min_rows=16)
         self.pos_liq += chunk.pos_liquidated.sum(axis=0)
         self.pos_trig += chunk.pos_triggered.sum(axis=0)
         if self.partial_paths is not None:

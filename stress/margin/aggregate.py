@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from stress.margin.kernels import CACHE
 
@@ -26,7 +26,7 @@ class BookResults(NamedTuple):
     pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
 
 
-@njit(cache=CACHE, parallel=True)
+@njit(cache=CACHE, nogil=True)
 def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_free, out):
     """Per-bucket results (n_paths, B) -> per-book (n_paths, K) and per-position (n_paths, P).
 
@@ -35,11 +35,11 @@ def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_f
     their sums, its first liquidation the earliest of its buckets' (-1 if none).
     """
     n_paths, n_buckets = buckets.liq_step.shape
-    # bound to names outside the prange loop: numba drops writes made there through a named
-    # tuple's attribute (numba issues #7135, #10338); reads are fine
+    # bound to names outside the loop: an array read out of a named tuple inside it costs a
+    # shared reference count (`stress.margin.bucket_scan`)
     equity, first, bad, fees = out.final_equity, out.first_liq_step, out.bad_debt, out.fees_paid
     pos_liquidated, pos_triggered = out.pos_liquidated, out.pos_triggered
-    for i in prange(n_paths):
+    for i in range(n_paths):
         for k in range(book_free.shape[0]):
             equity[i, k] = book_free[k]
             bad[i, k] = 0.0
@@ -58,7 +58,7 @@ def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_f
                 pos_triggered[i, p] = buckets.trigger[i, b] == p
 
 
-@njit(cache=CACHE, parallel=True)
+@njit(cache=CACHE, nogil=True)
 def accumulate_nb(
     loss,
     first_step,
@@ -76,16 +76,19 @@ def accumulate_nb(
     ttl_hist,
     loss_count,
     loss_sum,
+    k0,
+    k1,
 ):
     """Add a chunk's per-book results (n_paths, K) to the running statistics, in place.
 
     Loss histogram: LOSS_BINS equal bins on [-W, W] plus an underflow (index 0) and an
-    overflow (last index) bin; W = loss_scale[k]. Books are independent and each is summed over
-    the paths in order, so the sums do not depend on the thread count.
+    overflow (last index) bin; W = loss_scale[k]. Only books k0:k1 are added: books are
+    independent and each is summed over the paths in order, so the books can be split over
+    threads and no sum depends on the thread count.
     """
-    n_paths, n_books = loss.shape
+    n_paths = loss.shape[0]
     n_bins = loss_count.shape[1] - 2
-    for k in prange(n_books):
+    for k in range(k0, k1):
         w = loss_scale[k]
         for i in range(n_paths):
             x = loss[i, k]

@@ -188,19 +188,22 @@ def scan_a(
     n_groups = (n_blocks + GROUP - 1) // GROUP
     whole = n_blocks + n_groups  # rows of lo/hi: blocks, then groups of blocks, then the path
     fast = skip and not recording
-    if fast:
-        safe, after = stretch_a(
-            prices, lo[whole], hi[whole], 0, block_funding[n_blocks], paid, start, end,
-            collateral, funding, funding_steps, pa, pq, pe, cap, mmr, amount, count, convex,
-        )  # fmt: skip
-        if safe:
-            pnl = pnl_a(prices, n_times - 1, start, end, pa, pq, pe)
-            return Scan(-1, after, (collateral - after) + pnl, 0.0, 0.0)
-    for g in range(n_groups):
-        j0 = g * GROUP
-        j1 = min(j0 + GROUP, n_blocks)
+    # The stretches, coarse to fine: the whole path (row `whole`), then each group of blocks
+    # (rows n_blocks + g) and, where a group is not safe, its blocks (rows j), whose steps are
+    # marked where a block is not safe either. One call site for the bound keeps the compiled
+    # kernel small (it is inlined everywhere).
+    row = whole
+    g = -1  # the group being looked at (-1: the whole path)
+    j = 0  # next block inside group g when `inside`
+    inside = False
+    while True:
+        if row == whole:
+            j0, j1 = 0, n_blocks
+        elif inside:
+            j0, j1 = j, j + 1
+        else:
+            j0, j1 = g * GROUP, min(g * GROUP + GROUP, n_blocks)
         if fast:
-            row = n_blocks + g
             safe, after = stretch_a(
                 prices, lo[row], hi[row], block_funding[j0], block_funding[j1], paid, start,
                 end, collateral, funding, funding_steps, pa, pq, pe, cap, mmr, amount, count,
@@ -208,17 +211,14 @@ def scan_a(
             )  # fmt: skip
             if safe:
                 paid = after
-                continue
-        for j in range(j0, j1):
-            if fast:
-                safe, after = stretch_a(
-                    prices, lo[j], hi[j], block_funding[j], block_funding[j + 1], paid, start,
-                    end, collateral, funding, funding_steps, pa, pq, pe, cap, mmr, amount,
-                    count, convex,
-                )  # fmt: skip
-                if safe:
-                    paid = after
-                    continue
+        else:
+            safe = False
+        if row != whole and not safe and not inside:  # an unsafe group: look at its blocks
+            inside = True
+            j = g * GROUP
+            row = j
+            continue
+        if inside and not safe:
             for t in range(j * BLOCK, min((j + 1) * BLOCK, n_times)):
                 if funding[t] != 0.0:
                     paid += funding_a(prices, t, funding[t], start, end, pa, pq)
@@ -230,6 +230,18 @@ def scan_a(
                     trace[t] = equity
                 if equity <= maint:
                     return Scan(t, paid, equity, maint, notional)
+        if row == whole and safe:
+            break
+        # the next stretch: the next block of the group, else the next group
+        if inside and j + 1 < min(g * GROUP + GROUP, n_blocks):
+            j += 1
+            row = j
+            continue
+        inside = False
+        g += 1
+        if g >= n_groups:
+            break
+        row = n_blocks + g
     pnl = pnl_a(prices, n_times - 1, start, end, pa, pq, pe)
     return Scan(-1, paid, (collateral - paid) + pnl, 0.0, 0.0)
 

@@ -26,6 +26,7 @@ from stress.margin.rules_kernel import mark_books_rules_nb
 from stress.margin.rules_state import BookSpan
 from stress.margin.slippage import Liquidity
 from stress.paths.scenarios import adl_uniforms
+from stress.threads import run_slices
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,18 @@ def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults,
         pos_liquidated=out.pos_liquidated[rows],
         pos_triggered=out.pos_triggered[rows],
     )
-    books_from_buckets_nb(
-        buckets, layout.bucket_book, layout.bucket_start, layout.bucket_end, layout.book_free, books
-    )
+
+    def rows(i0: int, i1: int) -> None:
+        books_from_buckets_nb(
+            BucketResults(*(field[i0:i1] for field in buckets)),
+            layout.bucket_book,
+            layout.bucket_start,
+            layout.bucket_end,
+            layout.book_free,
+            BookResults(*(field[i0:i1] for field in books)),
+        )
+
+    run_slices(rows, buckets.liq_step.shape[0], min_rows=16)
 
 
 def mark_books(

@@ -9,16 +9,14 @@ chunk order, worker count or the number of paths in the run.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from stress.paths import bootstrap, fused, garch, gbm, merton, student_t
 from stress.paths.correlation import correlation_factor
 from stress.paths.spec import ModelSpec, TimeGrid
+from stress.threads import run_slices
 
 BLOCK_PATHS = 256
 """Paths per random-number block: the unit of reproducibility. Changing it changes all results."""
@@ -181,26 +179,18 @@ def chunk_prices(
         block = (first + offset) // BLOCK_PATHS
         _fill_block(out[offset : offset + BLOCK_PATHS], spec, grid, seed, block)
 
-    offsets = range(0, m, BLOCK_PATHS)
-    if spec.kind == "replay" or len(offsets) == 1 or generation_threads() == 1:
-        for offset in offsets:
-            fill(offset)
+    n_blocks = -(-m // BLOCK_PATHS)
+    if spec.kind == "replay":
+        for k in range(n_blocks):
+            fill(k * BLOCK_PATHS)
     else:  # each block has its own generator and rows: the threads share nothing
-        for _ in _pool().map(fill, offsets):
-            pass
+
+        def blocks(k0: int, k1: int) -> None:
+            for k in range(k0, k1):
+                fill(k * BLOCK_PATHS)
+
+        run_slices(blocks, n_blocks)
     return out
-
-
-def generation_threads() -> int:
-    """Threads that fill a chunk's blocks: numba's thread count (``NUMBA_NUM_THREADS``, the
-    machine's cores by default), which the engine's parallel loops use as well."""
-    return int(numba.get_num_threads())
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    # numpy's normal draws, matmul and exp and the compiled passes release the GIL
-    return ThreadPoolExecutor(generation_threads(), thread_name_prefix="stress-paths")
 
 
 def iter_price_chunks(

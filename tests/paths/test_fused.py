@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stress import threads
 from stress.paths import fused, gbm, generate
 from stress.paths.generate import BLOCK_PATHS, block_rng, chunk_prices
 from stress.paths.spec import ModelSpec, TimeGrid
@@ -57,8 +58,8 @@ def test_gbm_pieces_give_the_whole_blocks_prices(n_assets, m):
 def test_blocks_filled_on_threads_equal_one_thread(monkeypatch):
     spec, grid = _spec(2), TimeGrid.from_days(1.0, 288)
     threaded = chunk_prices(spec, grid, seed=4, first=0, m=5 * BLOCK_PATHS - 17)
-    assert generate.generation_threads() >= 1
-    monkeypatch.setattr(generate, "generation_threads", lambda: 1)
+    assert threads.thread_count() >= 1
+    monkeypatch.setattr(threads, "thread_count", lambda: 1)
     serial = chunk_prices(spec, grid, seed=4, first=0, m=5 * BLOCK_PATHS - 17)
     np.testing.assert_array_equal(threaded, serial)
     for k in range(5):
