@@ -39,6 +39,8 @@ def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_f
     # shared reference count (`stress.margin.bucket_scan`)
     equity, first, bad, fees = out.final_equity, out.first_liq_step, out.bad_debt, out.fees_paid
     pos_liquidated, pos_triggered = out.pos_liquidated, out.pos_triggered
+    value, bucket_bad, bucket_fees = buckets.value, buckets.bad_debt, buckets.fees_paid
+    liq_step, trigger = buckets.liq_step, buckets.trigger
     for i in range(n_paths):
         for k in range(book_free.shape[0]):
             equity[i, k] = book_free[k]
@@ -47,15 +49,15 @@ def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_f
             first[i, k] = -1
         for b in range(n_buckets):
             k = bucket_book[b]
-            equity[i, k] += buckets.value[i, b]
-            bad[i, k] += buckets.bad_debt[i, b]
-            fees[i, k] += buckets.fees_paid[i, b]
-            s = buckets.liq_step[i, b]
+            equity[i, k] += value[i, b]
+            bad[i, k] += bucket_bad[i, b]
+            fees[i, k] += bucket_fees[i, b]
+            s = liq_step[i, b]
             if s >= 0 and (first[i, k] < 0 or s < first[i, k]):
                 first[i, k] = s
             for p in range(bucket_start[b], bucket_end[b]):
                 pos_liquidated[i, p] = s >= 0
-                pos_triggered[i, p] = buckets.trigger[i, b] == p
+                pos_triggered[i, p] = trigger[i, b] == p
 
 
 @njit(cache=CACHE, nogil=True)

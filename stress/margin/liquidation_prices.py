@@ -110,7 +110,11 @@ def bucket_liquidation_prices(
 
 
 def portfolio_liquidation_bounds(
-    port: ResolvedPortfolio, mode: str, marks: np.ndarray, tables: dict[str, TierTable]
+    port: ResolvedPortfolio,
+    mode: str,
+    marks: np.ndarray,
+    tables: dict[str, TierTable],
+    memo: dict | None = None,
 ) -> dict[str, LiquidationBounds]:
     """{position id: LiquidationBounds(below, above)} for one portfolio under one mode.
 
@@ -122,6 +126,10 @@ def portfolio_liquidation_bounds(
         Current mark of each asset, indexed by ``ResolvedPosition.asset_index``.
     tables : dict of str to TierTable
         Tier table of each asset.
+    memo : dict, optional
+        Shared by calls with the same `marks` and `tables`: a bucket met before (the same
+        positions and collateral, as an isolated leg is in the isolated and as_configured modes)
+        is not solved again.
 
     Returns
     -------
@@ -129,17 +137,21 @@ def portfolio_liquidation_bounds(
         In the order of ``port.positions``. Positions of one bucket on one asset share theirs.
     """
     found: dict[str, LiquidationBounds] = {}
+    memo = {} if memo is None else memo
     buckets, _ = mode_buckets(port.positions, mode, port.wallet)
     for collateral, members in buckets:
-        bounds = bucket_liquidation_bounds(
-            [p.side for p in members],
-            [p.quantity for p in members],
-            [p.entry_price for p in members],
-            [marks[p.asset_index] for p in members],
-            collateral,
-            [tables[p.asset] for p in members],
-            assets=[p.asset for p in members],
-        )
+        key = (collateral, tuple((p.asset, p.side, p.quantity, p.entry_price) for p in members))
+        bounds = memo.get(key)
+        if bounds is None:
+            bounds = memo[key] = bucket_liquidation_bounds(
+                [p.side for p in members],
+                [p.quantity for p in members],
+                [p.entry_price for p in members],
+                [marks[p.asset_index] for p in members],
+                collateral,
+                [tables[p.asset] for p in members],
+                assets=[p.asset for p in members],
+            )
         found.update({p.id: b for p, b in zip(members, bounds, strict=True)})
     return {p.id: found[p.id] for p in port.positions}
 
@@ -149,14 +161,18 @@ PRICE_KEYS = ("liquidation_price", "liquidation_price_below", "liquidation_price
 
 
 def portfolio_liquidation_prices(
-    port: ResolvedPortfolio, mode: str, marks: np.ndarray, tables: dict[str, TierTable]
+    port: ResolvedPortfolio,
+    mode: str,
+    marks: np.ndarray,
+    tables: dict[str, TierTable],
+    memo: dict | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """{position id: {PRICE_KEYS: price or None}} for one portfolio under one mode.
 
     ``liquidation_price`` is the nearer to the mark of `portfolio_liquidation_bounds`
-    (`LiquidationBounds.nearest`); the other two are its sides.
+    (`LiquidationBounds.nearest`, `memo` as there); the other two are its sides.
     """
-    bounds = portfolio_liquidation_bounds(port, mode, marks, tables)
+    bounds = portfolio_liquidation_bounds(port, mode, marks, tables, memo)
     out = {}
     for p in port.positions:
         b = bounds[p.id]
