@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from stress.analysis.weighted import weighted_book_metrics, weighted_mean
+
 __all__ = [
     "Z95",
     "adl_metrics",
@@ -257,6 +259,8 @@ def book_metrics(
     initial_wallet: float,
     step_hours: float,
     fees_paid: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    liquidation_weights: np.ndarray | None = None,
 ) -> dict:
     """The summary.json metrics of one book (one portfolio under one mode).
 
@@ -277,6 +281,12 @@ def book_metrics(
         Length of one step in hours; a liquidation at step s happened s * step_hours in.
     fees_paid : ndarray (n_paths,) float64, optional
         Liquidation fees paid per path; gives ``fees_paid_mean`` when passed.
+    weights : ndarray (n_paths,) float64, optional
+        Likelihood ratios dP/dQ of paths drawn under importance sampling: every number is then
+        weighted (`stress.analysis.weighted.weighted_book_metrics`; a normal interval, not
+        Wilson's). None (the default): plain Monte Carlo, the code below.
+    liquidation_weights : ndarray (n_paths,) float64, optional
+        With `weights`: the ratios stopped at the first liquidation, for what it decides.
 
     Returns
     -------
@@ -297,6 +307,13 @@ def book_metrics(
         final_equity=final_equity,
         **arrays,
     )
+    if weights is not None:
+        given = dict(loss=loss, first_liq_step=first_liq_step, bad_debt=bad_debt, **arrays)
+        given["final_equity"] = final_equity
+        ruin = RUIN_FRACTION * float(initial_wallet)
+        return weighted_book_metrics(
+            given, weights, ruin, step_hours, VAR_LEVELS, TTL_QUANTILES, liquidation_weights
+        )
     losses = np.sort(np.asarray(loss, dtype=np.float64))
     steps = np.asarray(first_liq_step)
     debt = np.asarray(bad_debt, dtype=np.float64)
@@ -333,7 +350,9 @@ def book_metrics(
     return out
 
 
-def partial_close_metrics(partial_closes: np.ndarray, partial_notional: np.ndarray) -> dict:
+def partial_close_metrics(
+    partial_closes: np.ndarray, partial_notional: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
     """The partial-close metrics of one book (processes other than full_close).
 
     Parameters
@@ -342,6 +361,8 @@ def partial_close_metrics(partial_closes: np.ndarray, partial_notional: np.ndarr
         Partial closes of the book's buckets on each path.
     partial_notional : ndarray (n_paths,) float64
         Notional they closed, at the mark.
+    weights : ndarray (n_paths,), optional
+        Likelihood ratios of paths drawn under importance sampling (weighted means).
 
     Returns
     -------
@@ -350,6 +371,12 @@ def partial_close_metrics(partial_closes: np.ndarray, partial_notional: np.ndarr
         ``partial_notional_mean`` (per path, over every path).
     """
     count = np.asarray(partial_closes)
+    if weights is not None:  # importance sampling: means under P (`stress.analysis.weighted`)
+        return {
+            "p_partial_close": weighted_mean(count > 0, weights),
+            "partial_closes_mean": weighted_mean(count, weights),
+            "partial_notional_mean": weighted_mean(partial_notional, weights),
+        }
     return {
         "p_partial_close": float(np.mean(count > 0)),
         "partial_closes_mean": float(np.mean(count, dtype=np.float64)),

@@ -28,6 +28,11 @@ class Outcomes:
     portfolios: list[ResolvedPortfolio]
     metrics: list[dict[str, Any]]  # one per book
     paths: int
+    # likelihood ratios dP/dQ of the paths under importance sampling (`stress.paths.importance`);
+    # None: plain Monte Carlo
+    weights: np.ndarray | None = None  # (n_paths,)
+    # the same stopped at each book's first liquidation, (n_paths, n_books), for p_liquidation
+    liquidation_weights: np.ndarray | None = None
 
     def books_of(self, k_port: int) -> list[int]:
         return self.layout.books_of(k_port)
@@ -44,7 +49,21 @@ def es_influence(loss: np.ndarray, var: float, es: float, a: float = 0.99) -> np
 
 
 def per_path(result: Outcomes, k: int, metric: str) -> np.ndarray:
-    """The per-path quantity whose mean (or tail functional) is `metric`, for book k."""
+    """The per-path quantity whose mean (or tail functional) is `metric`, for book k; under
+    importance sampling times each path's likelihood ratio, so that its mean estimates the
+    metric under the real measure and its spread gives the weighted estimator's standard error.
+    """
+    x = _unweighted(result, k, metric)
+    weights = getattr(result, "weights", None)
+    if weights is None:
+        return x
+    stopped = getattr(result, "liquidation_weights", None)
+    if metric == "p_liquidation" and stopped is not None:
+        return x * stopped[:, k]
+    return x * weights
+
+
+def _unweighted(result: Outcomes, k: int, metric: str) -> np.ndarray:
     res, layout = result.results, result.layout
     if metric == "p_liquidation":
         return (res.first_liq_step[:, k] >= 0).astype(np.float64)

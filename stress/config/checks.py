@@ -288,6 +288,38 @@ def check_config(cfg: Config) -> None:
     check_exchange(cfg)
     check_scenarios(cfg)
     check_optimise(cfg)
+    check_importance(cfg)
+
+
+_NOT_SHIFTED = {
+    "merton": "merton's jumps would need their Poisson likelihood ratio, not weighted yet",
+    "student_t": "student_t's innovations are not normal",
+}
+
+
+def check_importance(cfg: Config) -> None:
+    """``simulation.importance: auto`` only where every number can be weighted correctly
+    (`stress.paths.importance`): a gbm model, no scenarios, no sweep, no trader's rules."""
+    if cfg.simulation.importance == "off":
+        return
+    at, kind = "simulation.importance", cfg.model.type
+    if kind != "gbm":
+        why = _NOT_SHIFTED.get(kind, "its paths come from the history, not from normals")
+        fail(at, f"auto supports model type gbm only ({why}), got {kind}")
+    if cfg.scenarios:
+        n = len(cfg.scenarios)
+        fail(at, f"auto cannot weight scenarios (their shocks are not reweighted), got {n}")
+    if cfg.sweep is not None:
+        fail(at, "auto cannot be used with a sweep: give account + positions or portfolios")
+    accounts = [cfg.account] if cfg.portfolios is None else [p.account for p in cfg.portfolios]
+    books = (
+        [cfg.positions or []] if cfg.portfolios is None else [p.positions for p in cfg.portfolios]
+    )
+    ruled = any(a is not None and a.hard_stop is not None for a in accounts) or any(
+        p.stop_loss is not None or p.reduce or p.top_up is not None for b in books for p in b
+    )
+    if ruled:
+        fail(at, "auto cannot weight the trader's rules (stop_loss, reduce, top_up, hard_stop)")
 
 
 def optimised_book(cfg: Config, opt_field: str) -> tuple[Account, list[Position], str]:

@@ -43,6 +43,9 @@ class Simulation(Strict):
     horizon_days: float = Field(gt=0, le=L.MAX_HORIZON_DAYS)
     steps_per_day: int = Field(ge=1, le=L.MAX_STEPS_PER_DAY)
     chunk_paths: int | None = Field(default=None, ge=256, multiple_of=256)
+    # rare events: a mean shift of the normals toward the nearest liquidation boundary, with
+    # likelihood-ratio weights (`stress.paths.importance`); off: plain Monte Carlo
+    importance: Literal["off", "auto"] = "off"
 
     @property
     def n_steps(self) -> int:

@@ -111,6 +111,11 @@ def setup(
     check_overrides(paths, seed, names=names)
     check_risk_capital(risk_capital, names)
     cfg = load_config(cfg)
+    if cfg.simulation.importance != "off":  # its candidates are not weighted by one shift
+        raise ConfigError(
+            f"{cfg._source}: simulation.importance: stress optimise runs plain Monte Carlo "
+            "only; set it to off, got auto"
+        )
     opt = cfg.optimise or Optimise()
     try:
         check_optimise(cfg, opt, risk_capital, searching=True)

@@ -22,6 +22,10 @@ results the run kept (all of them unless the run streamed past its memory budget
   (float64, USDT moved in), ``stop_hours``, ``reduce_hours``, ``top_up_hours`` and
   ``hard_stop_hours`` (Float64, the first firing, null when none), and
   ``final_equity_without_rules`` (float64, the same book on the same path with no rule);
+* with ``simulation.importance: auto`` only (`stress.pipeline.importance`): ``weight``
+  (float64, the path's likelihood ratio dP/dM: every mean of summary.json is the mean of
+  ``weight * value``) and ``liquidation_weight`` (float64, the same stopped at the book's first
+  liquidation: ``p_liquidation`` is the mean of ``liquidation_weight * liquidated``);
 * ``liquidated.<id>`` (boolean), one column per position id of any portfolio: whether that
   position was liquidated (closed whole, or in part by a partial process) on the path; null for
   books whose portfolio has no such position.
@@ -120,6 +124,9 @@ def _frame(result: RunResult, ids: list[str], scenarios: list[str]) -> pd.DataFr
         columns["liquidated_after_adl"] = pd.arrays.BooleanArray(after, np.zeros(rows, dtype=bool))
     if res.rule_events is not None:
         columns.update(_rule_columns(res, n, result.grid.step_hours))
+    if getattr(result, "weights", None) is not None:  # importance sampling
+        columns["weight"] = np.tile(result.weights[:n], k_books)
+        columns["liquidation_weight"] = _column(result.liquidation_weights, n)
     flags = np.zeros((len(ids), rows), dtype=bool)
     missing = np.ones((len(ids), rows), dtype=bool)
     column_of = {pid: j for j, pid in enumerate(ids)}

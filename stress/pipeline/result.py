@@ -50,6 +50,11 @@ class RunResult:
     plan: Plan | None = None  # what the run was prepared from (the same for every scenario)
     # the equity fans of the portfolios the report details (base run only; None in a scenario)
     detail: DetailBands | None = None
+    # importance sampling (`stress.pipeline.importance`): each path's likelihood ratio dP/dQ and
+    # summary.json's "importance" block; None for plain Monte Carlo
+    weights: np.ndarray | None = None
+    liquidation_weights: np.ndarray | None = None  # stopped at each book's first liquidation
+    importance: dict[str, Any] | None = None
 
     def books_of(self, k_port: int) -> list[int]:
         """Indices of the books (modes) of portfolio `k_port`."""
@@ -111,6 +116,7 @@ class RunResult:
             **({"sweep": sweep.report.to_dict()} if sweep is not None else {}),
             "portfolios": self._ports(),
             **({"scenarios": scenarios} if scenarios else {}),
+            **({"importance": self.importance} if self.importance is not None else {}),
             "run_info": {
                 "version": __version__,
                 "elapsed_seconds": self.elapsed_seconds,

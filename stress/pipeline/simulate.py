@@ -25,6 +25,7 @@ from stress.analysis.metrics import adl_metrics, book_metrics, partial_close_met
 from stress.analysis.rule_metrics import rule_metrics
 from stress.analysis.streaming import StreamStats, stream_book_metrics
 from stress.analysis.verdict import Outcomes, portfolio_verdict
+from stress.analysis.weighted_stats import weighted_stream_stats
 from stress.analysis.worst_windows import add_worst_windows
 from stress.config.schema import Scenario
 from stress.margin.engine import PathResults, book_equity_paths, collect, evaluate
@@ -40,6 +41,7 @@ from stress.paths.scenarios import (
     scenario_spec,
     shocked_chunks,
 )
+from stress.pipeline import importance
 from stress.pipeline.budget import FAN_PATHS, KEEP_BYTES
 from stress.pipeline.distributed import ChunkJob, chunk_results
 from stress.pipeline.fit_search import with_fits
@@ -76,9 +78,10 @@ def keep_paths_for(
 def liquidation_prices_of(plan: Plan) -> list[LiquidationPrices]:
     """Closed-form liquidation prices at today's marks, per book (the same in every scenario):
     the nearer to the mark of the two sides, and both sides."""
+    memo: dict = {}  # a bucket met in several books is solved once
     return [
         portfolio_liquidation_prices(
-            plan.portfolios[book.portfolio], book.mode, plan.marks, plan.tables
+            plan.portfolios[book.portfolio], book.mode, plan.marks, plan.tables, memo
         )
         for book in plan.layout.books
     ]
@@ -90,6 +93,7 @@ def _book_metrics(
     stats: StreamStats,
     kept: int,
     liquidation_prices: list[LiquidationPrices],
+    weights: importance.Weights | None = None,
 ) -> list[dict[str, Any]]:
     layout, res = plan.layout, results
     exact = kept == plan.paths
@@ -106,11 +110,11 @@ def _book_metrics(
                 final_equity=res.final_equity[:, k],
                 initial_wallet=port.wallet,
                 step_hours=plan.grid.step_hours,
+                **_weight_args(weights, k),
             )
             if res.partial_closes is not None:
-                m.update(
-                    partial_close_metrics(res.partial_closes[:, k], res.partial_notional[:, k])
-                )
+                pc, pn = res.partial_closes[:, k], res.partial_notional[:, k]
+                m.update(partial_close_metrics(pc, pn, weights and weights.terminal))
             if res.adl_closed is not None:
                 m.update(adl_metrics(res.adl_closed[:, k], res.adl_liquidated[:, k]))
         else:
@@ -180,6 +184,10 @@ def simulate(
     `client`: a Dask client whose workers mark the paths (`stress.pipeline.distributed`); the
     results are the same as without it.
     """
+    if importance.active(plan):  # refused before any work, in one line
+        rules = plan.rules
+        kept = keep_paths_for(plan.layout, plan.paths, KEEP_BYTES, rules.partial, False)
+        importance.check_run(plan, kept, client)
     liq_prices = liquidation_prices_of(plan)
     base = _simulate(plan, None, KEEP_BYTES, liq_prices, progress, client)
     if fits:  # a quick run on the same paths
@@ -212,6 +220,17 @@ def _sampled(chunks, sample: list[np.ndarray]):
         if first < FAN_PATHS:
             sample.append(prices[: FAN_PATHS - first].copy())
         yield first, prices
+
+
+def _weight_args(weights: importance.Weights | None, k: int) -> dict[str, Any]:
+    """`book_metrics`' weights for book k: none for plain Monte Carlo."""
+    if weights is None:
+        return {}
+    return {"weights": weights.terminal, "liquidation_weights": weights.liquidation[:, k]}
+
+
+def _arrays(weights: importance.Weights | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    return (None, None) if weights is None else (weights.terminal, weights.liquidation)
 
 
 def detail_bands(plan: Plan, sample: np.ndarray, metrics: list[dict[str, Any]]) -> DetailBands:
@@ -250,6 +269,24 @@ def detail_bands(plan: Plan, sample: np.ndarray, metrics: list[dict[str, Any]]) 
     return DetailBands(portfolios=tuple(chosen), axis=axis, equity=equity)
 
 
+def _local_run(plan: Plan, factor, progress: Progress, kept: int, update, sample: list):
+    """Every book marked here on the plan's paths (bent by a scenario's `factor`)."""
+    chunks = iter_price_chunks(plan.spec, plan.grid, plan.seed, plan.paths, plan.chunk_paths)
+    chunks = _sampled(shocked_chunks(chunks, factor), sample)
+    return evaluate(plan.layout, plan.rules, chunks, plan.paths, progress, kept, update)
+
+
+def _weighted_run(plan: Plan, progress: Progress, kept: int, update, sample: list):
+    """Every book marked on paths of the shifted measure and weighted back
+    (`stress.pipeline.importance`): (results, weighted statistics, Weights, summary block).
+    The figures' sample paths are the real measure's."""
+    results, weights, info = importance.run_weighted(plan, progress, kept, update)
+    w, w_liq = weights.terminal, weights.liquidation
+    stats = weighted_stream_stats(plan.layout, results, w, plan.grid.n_steps, w_liq)
+    sample.append(_first_paths(plan, None))
+    return results, stats, weights, info
+
+
 def _simulate(
     plan: Plan,
     scenario: Scenario | None,
@@ -268,21 +305,20 @@ def _simulate(
     stats = StreamStats.empty(layout, grid.n_steps, partial, adl)
     kept = keep_paths_for(layout, n_paths, keep_budget, partial, adl)
     update = lambda c: stats.update(layout, c)  # noqa: E731
-    if client is None:
-        chunks = iter_price_chunks(plan.spec, grid, plan.seed, n_paths, plan.chunk_paths)
-        chunks = shocked_chunks(chunks, factor)
-        results = evaluate(
-            layout, plan.rules, _sampled(chunks, sample), n_paths, progress, kept, update
-        )
+    weights = info = None
+    if importance.active(plan):
+        results, stats, weights, info = _weighted_run(plan, progress, kept, update, sample)
+    elif client is None:
+        results = _local_run(plan, factor, progress, kept, update, sample)
     else:  # the chunks are marked on the cluster, gathered here in path order
         job = ChunkJob(layout, plan.rules, plan.spec, grid, plan.seed, factor)
         marked = chunk_results(client, job, n_paths, plan.chunk_paths)
         results = collect(layout, plan.rules, marked, n_paths, progress, kept, update)
         sample.append(_first_paths(plan, factor))
-    metrics = _book_metrics(plan, results, stats, kept, liquidation_prices)
+    metrics = _book_metrics(plan, results, stats, kept, liquidation_prices, weights)
     if plan.spec.kind == "replay":  # the windows that hurt most, with their dates
         add_worst_windows(metrics, plan.spec.source, plan.spec.s0, results, layout)
-    outcomes = Outcomes(layout, results, plan.portfolios, metrics, n_paths)
+    outcomes = Outcomes(layout, results, plan.portfolios, metrics, n_paths, *_arrays(weights))
     verdicts = [portfolio_verdict(outcomes, k, plan.objective) for k in range(len(plan.portfolios))]
     sample_prices = np.concatenate(sample)
     # the report details the base run only: a scenario's rows are in its tables
@@ -306,4 +342,7 @@ def _simulate(
         description="" if scenario is None else describe(plan.config, scenario),
         plan=plan,
         detail=detail,
+        weights=_arrays(weights)[0],
+        liquidation_weights=_arrays(weights)[1],
+        importance=info,
     )

@@ -51,6 +51,11 @@ def prepare_venues(
     A venue that cannot open the book (a leverage above its tier, a wallet its margins exceed)
     gets no plan and its reason in the second value; the first venue, the reference, must.
     """
+    if cfg.simulation.importance != "off":  # each venue's boundary would shift its own paths
+        raise ConfigError(
+            f"{cfg._source}: simulation.importance: venues are compared on the same paths, "
+            "which one shift per venue would break; set it to off, got auto"
+        )
     plans: list[Plan | None] = []
     refused: dict[str, str] = {}
     for i, venue in enumerate(venues):

@@ -36,7 +36,7 @@ from stress.config import parse_config
         ),
         pytest.param(
             [("simulation.path", 10)],
-            ["simulation.path: unknown key (allowed: chunk_paths, horizon_days, paths,"],
+            ["simulation.path: unknown key (allowed: chunk_paths, horizon_days, importance,"],
             id="unknown-simulation-field",
         ),
         pytest.param(

@@ -177,6 +177,8 @@ def test_histogram_never_indexes_with_a_nan_loss():
         np.zeros((1, 5), dtype=np.int64),
         counts,
         np.zeros((1, 8 + 2)),
+        0,
+        1,  # books 0:1
     )
     assert counts.sum() == 4
     assert counts[0, 0] == 2 and counts[0, -1] == 1  # NaN and -inf low, +inf high

@@ -111,11 +111,11 @@ def trigger_counts(result: RunResult, k: int) -> tuple[int, dict[str, int]]:
     first = int(result.layout.book_first_position[k])
     cols = [first + j for j in members]
     # every member of a bucket is liquidated together, so any member's count is the bucket's
-    if result.stats is not None:
-        n_liq = int(result.stats.pos_liq[cols[0]])
+    if result.stats is not None:  # weighted sums (floats) under importance sampling
+        n_liq = result.stats.pos_liq[cols[0]].item()
         counts = result.stats.pos_trig[cols]
     else:
         liquidated = result.results.pos_liquidated[:, cols[0]]
         n_liq = int(liquidated.sum())
         counts = result.results.pos_triggered[:, cols][liquidated].sum(axis=0)
-    return n_liq, {book.positions[j].id: int(c) for j, c in zip(members, counts, strict=True)}
+    return n_liq, {book.positions[j].id: c.item() for j, c in zip(members, counts, strict=True)}
