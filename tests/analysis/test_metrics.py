@@ -256,6 +256,17 @@ def test_paired_difference_by_hand():
     assert one == {"mean": 1.0, "se": None, "ci": None, "n": 1}
 
 
+@pytest.mark.parametrize("n", [2, 3, 17, 1000, 4097])
+def test_paired_difference_is_numpys_mean_and_std_to_the_bit(n):
+    rng = np.random.default_rng(n)
+    for _ in range(50):
+        a = rng.standard_normal(n) * rng.uniform(1.0, 1e5)
+        b = (rng.random(n) < 0.3) * rng.uniform(0.0, 1e4)
+        d = paired_difference(a, b)
+        assert d["mean"] == float((a - b).mean())
+        assert d["se"] == float((a - b).std(ddof=1) / math.sqrt(n))
+
+
 def test_paired_difference_beats_independent_se_on_shared_paths():
     # Two modes that agree on most paths: the paired SE is well below the unpaired one.
     rng = np.random.default_rng(7)
