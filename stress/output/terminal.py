@@ -33,11 +33,18 @@ NO_PICK = "no pick"
 _WINNER_KEY = {"p_liquidation_ci": None, "var_99": None, "time_to_liquidation_hours": None}
 
 
+def _percent(p: float) -> str:
+    """Two decimals, or two significant digits below 0.01 % (importance sampling estimates
+    probabilities of 1e-5 and less, which two decimals would show as 0.00 %)."""
+    x = 100 * p
+    return f"{x:.2g}" if 0 < abs(x) < 0.01 else f"{x:.2f}"
+
+
 def _cell(kind: str, value: Any) -> str:
     if kind == "pct":
-        return f"{100 * value:.2f}%"
+        return f"{_percent(value)}%"
     if kind == "ci":
-        return f"{100 * value[0]:.2f}-{100 * value[1]:.2f}%"
+        return f"{_percent(value[0])}-{_percent(value[1])}%"
     if kind == "ttl":
         return "-" if value is None else f"{value['p50']:,.1f}"
     return f"{value:,.2f}"
