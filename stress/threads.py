@@ -10,6 +10,7 @@ a new user pays on the first run.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,8 @@ def thread_count() -> int:
 
 
 @functools.cache
-def _pool(n: int) -> ThreadPoolExecutor:
+def _pool(n: int, pid: int) -> ThreadPoolExecutor:
+    # keyed by process too: a forked child inherits the pool object but not its threads
     return ThreadPoolExecutor(n, thread_name_prefix=PREFIX)
 
 
@@ -47,8 +49,7 @@ def run_slices(work: Callable[[int, int], None], n: int, min_rows: int = 1) -> N
         return
     parts = min(threads * PARTS_PER_THREAD, max(1, n // min_rows))
     bounds = [n * k // parts for k in range(parts + 1)]
-    futures = [
-        _pool(threads).submit(work, a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a
-    ]
+    pool = _pool(threads, os.getpid())
+    futures = [pool.submit(work, a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     for f in futures:
         f.result()  # in order; re-raises a worker's exception here

@@ -45,3 +45,19 @@ def test_a_slice_on_the_pool_does_not_wait_on_the_pool(monkeypatch):
 
     threads.run_slices(outer, 100)  # would deadlock if the inner calls queued on the pool
     assert inner_calls and all(c == (0, 50) for c in inner_calls)
+
+
+def test_a_forked_child_gets_threads_of_its_own(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(threads, "thread_count", lambda: 2)
+    threads.run_slices(lambda a, b: None, 100)  # the parent's pool exists before the fork
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_sum_in_child).get(timeout=20) == 4950
+
+
+def _sum_in_child() -> int:
+    total = np.zeros(100, dtype=np.int64)
+    threads.run_slices(lambda a, b: total.__setitem__(slice(a, b), np.arange(a, b)), 100)
+    return int(total.sum())
