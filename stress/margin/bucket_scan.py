@@ -269,8 +269,12 @@ def price_extremes_nb(path, lo, hi):
     n_times, n_assets = path.shape
     n_blocks = (n_times + BLOCK - 1) // BLOCK
     n_groups = (n_blocks + GROUP - 1) // GROUP
-    lo[:] = np.inf
-    hi[:] = -np.inf
+    # loops rather than `lo[:] = np.inf`: inside the parallel kernel an array expression
+    # becomes a parfor of its own, which numba then spends seconds trying to fuse
+    for r in range(lo.shape[0]):
+        for a in range(n_assets):
+            lo[r, a] = np.inf
+            hi[r, a] = -np.inf
     for t in range(n_times):
         j = t // BLOCK
         for a in range(n_assets):

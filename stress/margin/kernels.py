@@ -160,7 +160,8 @@ def close_a(prices, scan, start, end, fee_rate, pa, pq, trace):
     fee = fee_rate * scan.notional
     kept = max(equity - fee, 0.0)
     if trace.shape[0] == prices.shape[0]:
-        trace[t:] = kept
+        for s in range(t, trace.shape[0]):  # a loop, not trace[t:] = kept (see price_extremes_nb)
+            trace[s] = kept
     fee_paid = min(fee, max(equity, 0.0))
     bad = max(-equity, 0.0)
     return Outcome(t, kept, bad, fee_paid, trigger_a(prices, t, start, end, pa, pq))
@@ -212,7 +213,8 @@ def mark_buckets_nb(prices, market, buckets, tiers, twins, skip, out, out_trace)
                 fees_paid[i, b] = fees_paid[i, u]
                 trigger[i, b] = trigger[i, u] + shift[b] if trigger[i, u] >= 0 else -1
                 if record:
-                    out_trace[i, b] = out_trace[i, u]
+                    for s in range(n_times):  # a loop (see price_extremes_nb)
+                        out_trace[i, b, s] = out_trace[i, u, s]
                 continue
             trace = out_trace[i, b] if record else no_trace
             start, end = starts[b], ends[b]
