@@ -292,20 +292,20 @@ def check_config(cfg: Config) -> None:
 
 
 _NOT_SHIFTED = {
-    "merton": "merton's jumps would need their Poisson likelihood ratio, not weighted yet",
     "student_t": "student_t's innovations are not normal",
 }
 
 
 def check_importance(cfg: Config) -> None:
     """``simulation.importance: auto`` only where every number can be weighted correctly
-    (`stress.paths.importance`): a gbm model, no scenarios, no sweep, no trader's rules."""
+    (`stress.paths.importance`): a gbm or merton model, no scenarios, no sweep, no trader's
+    rules."""
     if cfg.simulation.importance == "off":
         return
     at, kind = "simulation.importance", cfg.model.type
-    if kind != "gbm":
+    if kind not in ("gbm", "merton"):
         why = _NOT_SHIFTED.get(kind, "its paths come from the history, not from normals")
-        fail(at, f"auto supports model type gbm only ({why}), got {kind}")
+        fail(at, f"auto supports model types gbm and merton only ({why}), got {kind}")
     if cfg.scenarios:
         n = len(cfg.scenarios)
         fail(at, f"auto cannot weight scenarios (their shocks are not reweighted), got {n}")

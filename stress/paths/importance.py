@@ -1,4 +1,4 @@
-"""Importance sampling for rare liquidations: a mean shift of the GBM normals, and its weights.
+"""Importance sampling for rare liquidations: a mean shift of the normals, and its weights.
 
 The real measure P draws the normals of step t as ``Z_t ~ N(0, I)`` (the uncorrelated space);
 a GBM's log-price increments are ``(drift - vol**2 / 2) dt + vol sqrt(dt) (L Z_t)`` with
@@ -35,6 +35,16 @@ sqrt(a' corr a)`` (`horizon_direction`): ``z`` counts standard deviations of the
 factor at the horizon. The pipeline (`stress.pipeline.importance`) picks ``z`` so that Q's mean
 path ends on the nearest liquidation boundary; for one long position that puts
 ``E_Q[log S_T]`` at ``log`` of its liquidation price, the classical choice.
+
+Merton: the same shift of the diffusion's normals, and more jumps (`MeanShift.intensity`,
+`stress.paths.importance_jumps`). Q keeps P's drift compensator, so the increments are P's
+``(drift - vol**2 / 2 - lam kappa) dt + vol sqrt(dt) L Z_t`` plus the jumps, and the sum of the
+normals is read back from the log-price with the jumps' log-sizes taken out; the jump counts
+add their own factor:
+
+    dP/dQ = exp(-theta . sum_t Z_t + n |theta|**2 / 2) (lam / lam')**N exp((lam' - lam) n dt c)
+
+with ``N`` the jumps of the path's ``c`` clocks (1 common, n_assets independent).
 """
 
 from __future__ import annotations
@@ -45,12 +55,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from stress.paths import importance_jumps as jumps_q
 from stress.paths.correlation import correlation_factor
 from stress.paths.generate import BLOCK_PATHS, chunk_paths_for, chunk_prices
+from stress.paths.merton import JumpDraws
 from stress.paths.spec import ModelSpec, TimeGrid
 
-SHIFTABLE = ("gbm",)
-"""Model kinds whose paths are a mean shift away from Q's (normals only, no jumps)."""
+SHIFTABLE = ("gbm", "merton")
+"""Model kinds whose Q is a mean shift of the normals (and for merton a raised intensity)."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +75,17 @@ class MeanShift:
         The shift in asset space: ``theta = L' u``; zeros for no shift.
     z : float
         Standard deviations of the loss factor the horizon's mean is moved by (0: no shift).
+    intensity : float or None
+        Q's jump intensity ``lam' > lam`` per year (merton only); None: P's.
     """
 
     u: np.ndarray
     z: float
+    intensity: float | None = None
 
     @property
     def is_zero(self) -> bool:
-        return not np.any(self.u)
+        return not np.any(self.u) and self.intensity is None
 
 
 def no_shift(n_assets: int) -> MeanShift:
@@ -103,16 +118,35 @@ def horizon_direction(spec: ModelSpec, grid: TimeGrid, a: np.ndarray) -> np.ndar
     return -np.asarray(spec.vol, dtype=np.float64) * math.sqrt(horizon) * ca / math.sqrt(var)
 
 
-def mean_shift(spec: ModelSpec, grid: TimeGrid, a: np.ndarray, z: float) -> MeanShift:
+def mean_shift(
+    spec: ModelSpec, grid: TimeGrid, a: np.ndarray, z: float, intensity: float | None = None
+) -> MeanShift:
     """The shift that moves the horizon's mean by ``z`` standard deviations along the loss
     direction of exposure ``a``: ``theta = k e`` with ``k = z / sqrt(n_steps)`` per step, i.e.
-    ``u = -k a / sqrt(a' corr a)``. ``z <= 0`` or no exposure: `no_shift`."""
+    ``u = -k a / sqrt(a' corr a)``. ``z <= 0`` or no exposure: `no_shift`. `intensity`: Q's
+    jump intensity (merton), kept only where it is above P's."""
     corr = np.asarray(spec.corr, dtype=np.float64)
     var = float(a @ corr @ a)
     if not (z > 0.0 and var > 0.0):
         return no_shift(spec.n_assets)
     k = z / math.sqrt(grid.n_steps)
-    return MeanShift(u=-k * np.asarray(a, dtype=np.float64) / math.sqrt(var), z=float(z))
+    raised = intensity is not None and intensity > float(spec.jump_intensity)
+    return MeanShift(
+        u=-k * np.asarray(a, dtype=np.float64) / math.sqrt(var),
+        z=float(z),
+        intensity=float(intensity) if raised else None,
+    )
+
+
+def horizon_log_mean(spec: ModelSpec, grid: TimeGrid) -> np.ndarray:
+    """``E_P[log S_T]`` per asset: ``log S_0 + (drift - vol**2 / 2) T``, and for merton
+    ``- lam kappa T + lam T m`` (its compensator and its jumps' mean log-size ``m``)."""
+    horizon = grid.n_steps * grid.dt
+    base = np.log(spec.s0) + (spec.drift - 0.5 * spec.vol**2) * horizon
+    if not jumps_q.has_jumps(spec):
+        return base
+    lam = float(spec.jump_intensity)
+    return base + lam * horizon * (float(spec.jump_mean) - jumps_q.kappa(spec))
 
 
 def theta(spec: ModelSpec, shift: MeanShift) -> np.ndarray:
@@ -121,16 +155,24 @@ def theta(spec: ModelSpec, shift: MeanShift) -> np.ndarray:
 
 
 def shifted_spec(spec: ModelSpec, grid: TimeGrid, shift: MeanShift) -> ModelSpec:
-    """Q as a GBM: ``drift' = drift + vol (L theta) / sqrt(dt) = drift + vol (corr u) /
-    sqrt(dt)`` (``L L' = corr``); the spec itself when there is no shift."""
+    """Q as a model of the same kind: ``drift' = drift + vol (L theta) / sqrt(dt) = drift +
+    vol (corr u) / sqrt(dt)`` (``L L' = corr``); the spec itself when there is no shift.
+
+    Merton with a raised intensity ``lam'``: the drift is raised by ``(lam' - lam) kappa`` as
+    well, so that the generator's compensator ``lam' kappa`` leaves P's ``lam kappa`` in the
+    diffusion (to rounding, ~1e-16 of the drift): Q's diffusion is P's with shifted normals.
+    """
     if shift.is_zero:
         return spec
     if spec.kind not in SHIFTABLE:
-        raise ValueError(f"a mean shift needs model kind gbm, got {spec.kind!r}")
+        raise ValueError(f"a mean shift needs model kind gbm or merton, got {spec.kind!r}")
     corr = np.asarray(spec.corr, dtype=np.float64)
     drift = np.asarray(spec.drift, dtype=np.float64)
     extra = np.asarray(spec.vol, dtype=np.float64) * (corr @ shift.u) / math.sqrt(grid.dt)
-    return replace(spec, drift=drift + extra)
+    if shift.intensity is None:
+        return replace(spec, drift=drift + extra)
+    raise_by = (shift.intensity - float(spec.jump_intensity)) * jumps_q.kappa(spec)
+    return replace(spec, drift=drift + extra + raise_by, jump_intensity=shift.intensity)
 
 
 def log_weights(
@@ -139,6 +181,7 @@ def log_weights(
     shift: MeanShift,
     log_return: np.ndarray,
     steps: np.ndarray | None = None,
+    jumps: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """``log dP/dQ`` of each path from its log-return (module docstring), at the horizon or
     stopped at a step of its own.
@@ -156,6 +199,9 @@ def log_weights(
         a Q-martingale, so for an event decided by step ``s`` (a first liquidation at ``s``) the
         ratio stopped there weights it without bias, and with less noise than the horizon's:
         the steps after it no longer move the weight.
+    jumps : (ndarray (n_paths,), ndarray (n_paths, n_assets)), optional
+        Merton: each path's jump count (all clocks) and summed jump log-sizes per asset up to
+        its step (`stress.paths.importance_jumps.jumps_until`); required when P has jumps.
 
     Returns
     -------
@@ -167,19 +213,30 @@ def log_weights(
         return np.zeros(x.shape[0])
     n = np.full(x.shape[0], float(grid.n_steps)) if steps is None else np.asarray(steps, float)
     vol = np.asarray(spec.vol, dtype=np.float64)
-    mean = (np.asarray(spec.drift, dtype=np.float64) - 0.5 * vol * vol) * grid.dt
-    centred = x - n[:, None] * mean
-    # u_i sum_t (L Z_t)_i, with vol_i cancelled where it can be (vol > 0 for a gbm)
+    centred = x - n[:, None] * jumps_q.diffusion_step_mean(spec, grid)
+    if jumps_q.has_jumps(spec):
+        if jumps is None:
+            raise ValueError("merton's weights need each path's jumps (jumps_until)")
+        centred = centred - jumps[1]
+    # u_i sum_t (L Z_t)_i, with vol_i cancelled where it can be (vol > 0 for gbm and merton)
     sums = centred @ (shift.u / (vol * math.sqrt(grid.dt)))
     norm2 = float(shift.u @ np.asarray(spec.corr, dtype=np.float64) @ shift.u)
-    return -sums + 0.5 * n * norm2
+    out = -sums + 0.5 * n * norm2
+    if shift.intensity is not None:
+        out += jumps_q.count_log_ratio(spec, grid, shift.intensity, jumps[0], n)
+    return out
 
 
 def likelihood_ratios(
-    spec: ModelSpec, grid: TimeGrid, shift: MeanShift, log_return: np.ndarray
+    spec: ModelSpec,
+    grid: TimeGrid,
+    shift: MeanShift,
+    log_return: np.ndarray,
+    jumps: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``dP/dQ`` of each path (`log_weights` exponentiated); exactly 1 with no shift."""
-    return np.exp(log_weights(spec, grid, shift, log_return))
+    """``dP/dQ`` of each path at the horizon (`log_weights` exponentiated); exactly 1 with no
+    shift."""
+    return np.exp(log_weights(spec, grid, shift, log_return, jumps=jumps))
 
 
 DEFENSIVE_EVERY = 4
@@ -206,21 +263,29 @@ def mixed_chunks(
     seed: int,
     n_paths: int,
     chunk_paths: int | None = None,
-) -> Iterator[tuple[int, np.ndarray]]:
+) -> Iterator[tuple[int, np.ndarray, JumpDraws | None]]:
     """The run's prices chunk by chunk, block `b` drawn under `spec` (P) where `block_from_p`
     and under `q_spec` (Q) elsewhere, each from its own ``SeedSequence`` key as always: a
-    P block holds the same prices as in a run without importance sampling."""
+    P block holds the same prices as in a run without importance sampling.
+
+    Yields ``(first, prices, jumps)``: ``jumps`` the chunk's jumps (path indices within the
+    chunk) when P has jumps (merton), else None."""
     if chunk_paths is None:
         chunk_paths = chunk_paths_for(grid, spec.n_assets)
+    recorded = jumps_q.has_jumps(spec)
     for first in range(0, n_paths, chunk_paths):
         m = min(chunk_paths, n_paths - first)
         out = np.empty((m, grid.n_steps + 1, spec.n_assets))
+        parts = []
         for offset in range(0, m, BLOCK_PATHS):
             block = (first + offset) // BLOCK_PATHS
             rows = out[offset : offset + BLOCK_PATHS]
             model = spec if block_from_p(block) else q_spec
-            chunk_prices(model, grid, seed, first + offset, rows.shape[0], rows)
-        yield first, out
+            if recorded:
+                parts.append((offset, jumps_q.jump_block(rows, model, grid, seed, block)))
+            else:
+                chunk_prices(model, grid, seed, first + offset, rows.shape[0], rows)
+        yield first, out, jumps_q.joined(parts, spec.n_assets) if recorded else None
 
 
 def mixture_weights(log_lr: np.ndarray, alpha: float) -> np.ndarray:

@@ -11,6 +11,14 @@ long position that puts Q's mean log-price at the horizon on its liquidation pri
 finite boundary (within `Z_MAX`) there is no shift: every weight is exactly 1, and the summary
 says so. Whatever the shift, the weights make every estimate unbiased under the real measure;
 the shift only decides how many paths the rare event gets.
+
+Merton: Q also raises the jump intensity to ``lam' = lam exp(c z)`` where the jumps are adverse
+to the portfolio (`stress.paths.importance_jumps` derives ``c`` and the cap), and ``z`` is
+searched with Q's mean including its extra jumps' mean log-size, so that Q's mean path still
+ends on the boundary. The nearest portfolio is then the one whose Q is nearest to P in relative
+entropy (``z**2 / 2`` plus the jumps' share; for a gbm simply the smallest ``z``). Each path's
+weight needs its jumps up to the step it is stopped at: the generator reports them with the
+prices (`imp.mixed_chunks`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from stress.errors import ConfigError
 from stress.margin.engine import PathResults, collect, mark_paths
 from stress.margin.layout import Layout
 from stress.paths import importance as imp
+from stress.paths import importance_jumps as jumps_q
 from stress.paths.spec import ModelSpec, TimeGrid
 from stress.pipeline.prepare import Plan
 
@@ -82,16 +91,27 @@ def _bucket_surplus(layout: Layout, buckets: np.ndarray, prices: np.ndarray) -> 
 
 
 def boundary_z(
-    layout: Layout, books: list[int], spec: ModelSpec, grid: TimeGrid, v: np.ndarray
+    layout: Layout,
+    books: list[int],
+    spec: ModelSpec,
+    grid: TimeGrid,
+    v: np.ndarray,
+    tilt: tuple[float, float] = (0.0, 0.0),
 ) -> float | None:
-    """Smallest ``z`` in [0, `Z_MAX`] at which a bucket of `books` is liquidated at the
-    horizon prices ``S_0 exp(m T + z v)``, ``m = drift - vol**2 / 2``; None if none is."""
+    """Smallest ``z`` in [0, `Z_MAX`] at which a bucket of `books` is liquidated at Q's mean
+    horizon prices ``exp(E_P[log S_T] + z v)`` (`imp.horizon_log_mean`), for merton plus the
+    raised jumps' mean log-size ``(lam'(z) - lam) T m``, ``lam'(z)`` from `tilt`
+    (`stress.paths.importance_jumps`); None if none is."""
     buckets = np.flatnonzero(np.isin(layout.bucket_book, books))
+    base = imp.horizon_log_mean(spec, grid)
     horizon = grid.n_steps * grid.dt
-    base = np.log(spec.s0) + (spec.drift - 0.5 * spec.vol**2) * horizon
 
     def hit(z: np.ndarray) -> np.ndarray:
-        prices = np.exp(base + z[:, None] * v)
+        log_prices = base + z[:, None] * v
+        if tilt[0] > 0.0:
+            more = jumps_q.raised_intensity(spec, grid, tilt, z) - spec.jump_intensity
+            log_prices = log_prices + (more * horizon * spec.jump_mean)[:, None]
+        prices = np.exp(log_prices)
         return (_bucket_surplus(layout, buckets, prices) <= 0.0).any(axis=1)
 
     zs = np.linspace(0.0, Z_MAX, Z_GRID)
@@ -108,29 +128,45 @@ def boundary_z(
     return hi
 
 
-def choose_shift(plan: Plan) -> tuple[imp.MeanShift, dict[str, Any]]:
-    """The run's shift toward its nearest boundary (module docstring), and what it targets."""
+def _nearest(plan: Plan) -> tuple[float, float, int, np.ndarray] | None:
+    """``(z, lam', portfolio, a)`` of the portfolio whose boundary is nearest in relative
+    entropy, ``z**2 / 2`` plus the jumps' share (`jumps_q.jump_divergence`): for a gbm, the
+    smallest ``z``. None when no portfolio has a boundary within `Z_MAX`."""
     spec, grid, layout = plan.spec, plan.grid, plan.layout
     marks = plan.marks
-    best: tuple[float, int, np.ndarray] | None = None
+    best: tuple[float, tuple[float, float, int, np.ndarray]] | None = None
     for k_port, port in enumerate(plan.portfolios):
         notional = np.zeros(spec.n_assets)
         for p in port.positions:
             notional[p.asset_index] += p.sign * p.quantity * marks[p.asset_index]
         a = imp.loss_exposure(spec, notional)
         v = imp.horizon_direction(spec, grid, a)
-        z = None if v is None else boundary_z(layout, layout.books_of(k_port), spec, grid, v)
-        if z is not None and (best is None or z < best[0]):
-            best = (z, k_port, a)
+        tilt = (0.0, 0.0) if v is None else jumps_q.jump_tilt(spec, grid, notional, a)
+        books = layout.books_of(k_port)
+        z = None if v is None else boundary_z(layout, books, spec, grid, v, tilt)
+        if z is None:
+            continue
+        lam = float(jumps_q.raised_intensity(spec, grid, tilt, np.array(z)))
+        jump_kl = jumps_q.jump_divergence(spec, grid, lam) if tilt[0] > 0.0 else 0.0
+        cost = 0.5 * z * z + jump_kl
+        if best is None or cost < best[0]:
+            best = (cost, (z, lam, k_port, a))
+    return None if best is None else best[1]
+
+
+def choose_shift(plan: Plan) -> tuple[imp.MeanShift, dict[str, Any]]:
+    """The run's shift toward its nearest boundary (module docstring), and what it targets."""
+    spec, grid = plan.spec, plan.grid
+    best = _nearest(plan)
     if best is None:
         note = f"no liquidation boundary within {Z_MAX:g} standard deviations: no shift"
         return imp.no_shift(spec.n_assets), {"target": None, "note": note}
-    z, k_port, a = best
+    z, lam, k_port, a = best
     target = {"portfolio": plan.portfolios[k_port].name, "shift_sd": z}
     if z == 0.0:
         note = "a book is liquidated at the horizon's expected prices: no shift needed"
         return imp.no_shift(spec.n_assets), {"target": target, "note": note}
-    return imp.mean_shift(spec, grid, a, z), {"target": target, "note": None}
+    return imp.mean_shift(spec, grid, a, z, lam), {"target": target, "note": None}
 
 
 def summary(
@@ -138,11 +174,16 @@ def summary(
 ) -> dict[str, Any]:
     """The ``importance`` block of summary.json: what was shifted, by how much, and the
     weights' effective sample size (Kish's ``(sum w)**2 / sum w**2``)."""
+    jumps = {}
+    if jumps_q.has_jumps(spec):  # Q's intensity, P's where it is not raised
+        raised = shift.intensity is not None
+        jumps = {"jump_intensity": shift.intensity if raised else float(spec.jump_intensity)}
     return {
         "method": "mean_shift",
         "theta": [float(x) for x in imp.theta(spec, shift)],
         "shift_sd": shift.z,
         "drift": [float(x) for x in q_drift],
+        **jumps,
         "target": chosen["target"],
         "effective_paths": imp.effective_paths(weights),
         "weight_sum": float(np.sum(weights)),
@@ -169,15 +210,24 @@ class Weights:
     liquidation: np.ndarray
 
 
-def _stopped(spec, grid, shift, prices: np.ndarray, first_step: np.ndarray) -> np.ndarray:
-    """``log dP/dQ`` of each path of a chunk at each book's first liquidation, (m, K)."""
-    m, n_books = first_step.shape
-    rows = np.arange(m)
+def _at(spec, grid, shift, prices: np.ndarray, step: np.ndarray, jumps) -> np.ndarray:
+    """``log dP/dQ`` of each path of a chunk at its own `step` (m,); `jumps` the chunk's
+    (`imp.mixed_chunks`), None without jumps."""
     s0 = np.asarray(spec.s0, dtype=np.float64)
-    out = np.empty((m, n_books))
+    log_return = np.log(prices[np.arange(prices.shape[0]), step] / s0)
+    seen = None if jumps is None else jumps_q.jumps_until(jumps, step, spec.n_assets)
+    return imp.log_weights(spec, grid, shift, log_return, step, seen)
+
+
+def _chunk_log_lr(spec, grid, shift, prices, first_step: np.ndarray, jumps) -> np.ndarray:
+    """``log dP/dQ`` of each path of a chunk at the horizon (column 0) and at each book's
+    first liquidation (the horizon where there is none): (m, 1 + K)."""
+    m, n_books = first_step.shape
+    out = np.empty((m, 1 + n_books))
+    out[:, 0] = _at(spec, grid, shift, prices, np.full(m, grid.n_steps), jumps)
     for k in range(n_books):
         step = np.where(first_step[:, k] >= 0, first_step[:, k], grid.n_steps)
-        out[:, k] = imp.log_weights(spec, grid, shift, np.log(prices[rows, step] / s0), step)
+        out[:, 1 + k] = _at(spec, grid, shift, prices, step, jumps)
     return out
 
 
@@ -202,13 +252,12 @@ def run_weighted(
 
     def marked() -> Iterator[tuple[int, PathResults]]:
         chunks = imp.mixed_chunks(spec, q_spec, grid, plan.seed, plan.paths, plan.chunk_paths)
-        for first, prices in chunks:
+        for first, prices, jumps in chunks:
             chunk = mark_paths(layout, plan.rules, first, prices)
             if not shift.is_zero:
                 rows = slice(first, first + prices.shape[0])
-                s0 = np.asarray(spec.s0, dtype=np.float64)
-                log_lr[rows, 0] = imp.log_weights(spec, grid, shift, np.log(prices[:, -1] / s0))
-                log_lr[rows, 1:] = _stopped(spec, grid, shift, prices, chunk.first_liq_step)
+                step = chunk.first_liq_step
+                log_lr[rows] = _chunk_log_lr(spec, grid, shift, prices, step, jumps)
             yield first, chunk
 
     results = collect(layout, plan.rules, marked(), plan.paths, progress, kept, update)
