@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from stress.margin.kernels import CACHE
+from stress.margin.bucket_scan import CACHE
 
 
 class BookResults(NamedTuple):
@@ -26,38 +26,54 @@ class BookResults(NamedTuple):
     pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
 
 
+@njit(cache=CACHE, inline="always")
+def book_row_a(
+    value, bucket_bad, bucket_fees, liq_step, trigger, bucket_book, bucket_start, bucket_end,
+    book_free, equity, first, bad, fees, pos_liquidated, pos_triggered,
+):  # fmt: skip
+    """One path's buckets (rows over B) summed into its books (rows over K) and positions (P).
+
+    A book's equity is its free balance plus its buckets' values, its bad debt and fees paid
+    their sums, its first liquidation the earliest of its buckets' (-1 if none); a position is
+    liquidated with its bucket, and triggered if its bucket's trigger names it.
+    """
+    for k in range(book_free.shape[0]):
+        equity[k] = book_free[k]
+        bad[k] = 0.0
+        fees[k] = 0.0
+        first[k] = -1
+    for b in range(value.shape[0]):
+        k = bucket_book[b]
+        equity[k] += value[b]
+        bad[k] += bucket_bad[b]
+        fees[k] += bucket_fees[b]
+        s = liq_step[b]
+        if s >= 0 and (first[k] < 0 or s < first[k]):
+            first[k] = s
+        for p in range(bucket_start[b], bucket_end[b]):
+            pos_liquidated[p] = s >= 0
+            pos_triggered[p] = trigger[b] == p
+
+
 @njit(cache=CACHE, nogil=True)
 def books_from_buckets_nb(buckets, bucket_book, bucket_start, bucket_end, book_free, out):
-    """Per-bucket results (n_paths, B) -> per-book (n_paths, K) and per-position (n_paths, P).
-
-    `buckets` is a `stress.margin.kernels.BucketResults`, `out` a `BookResults`, written. A
-    book's equity is its free balance plus its buckets' values, its bad debt and fees paid
-    their sums, its first liquidation the earliest of its buckets' (-1 if none).
+    """Per-bucket results (n_paths, B) -> per-book (n_paths, K) and per-position (n_paths, P),
+    path by path (`book_row_a`). `buckets` is a `stress.margin.kernels.BucketResults`, `out` a
+    `BookResults`, written. (The plain kernel sums its books itself, while a path's buckets
+    are in cache: `stress.margin.kernels.mark_buckets_nb`.)
     """
-    n_paths, n_buckets = buckets.liq_step.shape
     # bound to names outside the loop: an array read out of a named tuple inside it costs a
     # shared reference count (`stress.margin.bucket_scan`)
     equity, first, bad, fees = out.final_equity, out.first_liq_step, out.bad_debt, out.fees_paid
     pos_liquidated, pos_triggered = out.pos_liquidated, out.pos_triggered
     value, bucket_bad, bucket_fees = buckets.value, buckets.bad_debt, buckets.fees_paid
     liq_step, trigger = buckets.liq_step, buckets.trigger
-    for i in range(n_paths):
-        for k in range(book_free.shape[0]):
-            equity[i, k] = book_free[k]
-            bad[i, k] = 0.0
-            fees[i, k] = 0.0
-            first[i, k] = -1
-        for b in range(n_buckets):
-            k = bucket_book[b]
-            equity[i, k] += value[i, b]
-            bad[i, k] += bucket_bad[i, b]
-            fees[i, k] += bucket_fees[i, b]
-            s = liq_step[i, b]
-            if s >= 0 and (first[i, k] < 0 or s < first[i, k]):
-                first[i, k] = s
-            for p in range(bucket_start[b], bucket_end[b]):
-                pos_liquidated[i, p] = s >= 0
-                pos_triggered[i, p] = trigger[i, b] == p
+    for i in range(liq_step.shape[0]):
+        book_row_a(
+            value[i], bucket_bad[i], bucket_fees[i], liq_step[i], trigger[i], bucket_book,
+            bucket_start, bucket_end, book_free, equity[i], first[i], bad[i], fees[i],
+            pos_liquidated[i], pos_triggered[i],
+        )  # fmt: skip
 
 
 @njit(cache=CACHE, nogil=True)

@@ -142,10 +142,39 @@ def mark_chunk(
     prices = _checked_prices(rules, prices)
     out = _bucket_results(prices.shape[0], layout.n_buckets)
     values = np.empty((prices.shape[0], layout.n_buckets, prices.shape[1]) if trace else (0, 0, 0))
+    _plain_kernel(layout, rules, prices, skip, out, values, _no_books(layout))
+    return (out, values) if trace else out
+
+
+def _plain_kernel(layout, rules, prices, skip, out, values, books) -> None:
     market = market_of(rules, prices.shape[1])
     buckets, tiers = buckets_of(layout), tiers_of(layout)
-    mark_buckets_nb(prices, market, buckets, tiers, layout.twins, skip, out, values)
-    return (out, values) if trace else out
+    args = (layout.twins, skip, out, values, books, layout.bucket_book, layout.book_free)
+    mark_buckets_nb(prices, market, buckets, tiers, *args)
+
+
+def _no_books(layout: Layout) -> BookResults:
+    k, p = layout.n_books, layout.pos_qty.shape[0]
+    return BookResults(
+        np.empty((0, k)),
+        np.empty((0, k), dtype=np.int32),
+        np.empty((0, k)),
+        np.empty((0, k)),
+        np.empty((0, p), dtype=np.bool_),
+        np.empty((0, p), dtype=np.bool_),
+    )
+
+
+def mark_plain_books(
+    layout: Layout, rules: MarketRules, prices: np.ndarray, out: PathResults, rows: slice
+) -> None:
+    """The plain kernel summing each path's buckets into its books as it goes (no per-bucket
+    arrays kept), into `out[rows]`: the same numbers as `books_from_buckets` of `mark_chunk`."""
+    prices = _checked_prices(rules, prices)
+    _plain_kernel(
+        layout, rules, prices, True, _bucket_results(0, layout.n_buckets),
+        np.empty((0, 0, 0)), _book_rows(out, rows),
+    )  # fmt: skip
 
 
 def mark_chunk_partial(
@@ -230,9 +259,8 @@ def book_equity_paths(layout: Layout, rules: MarketRules, prices: np.ndarray) ->
     return equity
 
 
-def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults, rows: slice):
-    """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
-    books = BookResults(
+def _book_rows(out: PathResults, rows: slice) -> BookResults:
+    return BookResults(
         final_equity=out.final_equity[rows],
         first_liq_step=out.first_liq_step[rows],
         bad_debt=out.bad_debt[rows],
@@ -240,6 +268,11 @@ def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults,
         pos_liquidated=out.pos_liquidated[rows],
         pos_triggered=out.pos_triggered[rows],
     )
+
+
+def books_from_buckets(layout: Layout, buckets: BucketResults, out: PathResults, rows: slice):
+    """Sum buckets into books (plus each book's free balance) and store them in `out[rows]`."""
+    books = _book_rows(out, rows)
 
     def rows(i0: int, i1: int) -> None:
         books_from_buckets_nb(
@@ -264,7 +297,7 @@ def mark_books(
         mark_books_ruled(layout, rules, prices, out)
         return
     if rules.plain:
-        books_from_buckets(layout, mark_chunk(layout, rules, prices), out, rows)
+        mark_plain_books(layout, rules, prices, out, rows)
         return
     buckets, partial, adl, _ = mark_chunk_process(layout, rules, prices, first=first)
     books_from_buckets(layout, buckets, out, rows)

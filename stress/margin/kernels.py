@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from stress.margin.aggregate import book_row_a
 from stress.margin.bucket_scan import (
     BLOCK,
     CACHE,
@@ -168,8 +169,11 @@ def close_a(prices, scan, start, end, fee_rate, pa, pq, trace):
 
 
 @njit(cache=CACHE, parallel=True)
-def mark_buckets_nb(prices, market, buckets, tiers, twins, skip, out, out_trace):
-    """Mark every bucket along every path of a chunk (`close_a` of `scan_a`).
+def mark_buckets_nb(
+    prices, market, buckets, tiers, twins, skip, out, out_trace, books, bucket_book, book_free
+):
+    """Mark every bucket along every path of a chunk (`close_a` of `scan_a`), and optionally sum
+    each path's buckets into its books while they are in cache.
 
     Parameters
     ----------
@@ -178,19 +182,28 @@ def mark_buckets_nb(prices, market, buckets, tiers, twins, skip, out, out_trace)
     twins : `stress.margin.bucket_twins.Twins`: a bucket identical to an earlier one copies its
         outcome (the same bits) instead of being marked again
     skip : bool, skip stretches that provably cannot liquidate (results are identical)
-    out : BucketResults of (n_paths, n_buckets) arrays, written
+    out : BucketResults of (n_paths, n_buckets) arrays, written; or of (0, n_buckets) arrays to
+        keep each path's bucket results only as long as its books need them
     out_trace : ndarray (n_paths, n_buckets, n_steps + 1) float64 to record every bucket's value
         at every step, or shape (0, 0, 0) to skip the recording
+    books : `stress.margin.aggregate.BookResults` of (n_paths, K or P) arrays, written as
+        `stress.margin.aggregate.book_row_a` sums them; or of 0-row arrays for none
+    bucket_book, book_free : the layout's (B,) book of each bucket and (K,) free balances
     """
     n_paths, n_times, n_assets = prices.shape
     n_buckets = buckets.bucket_collateral.shape[0]
     n_blocks = (n_times + BLOCK - 1) // BLOCK
     n_rows = n_blocks + (n_blocks + GROUP - 1) // GROUP + 1
     record = out_trace.shape[0] == n_paths
+    keep = out.liq_step.shape[0] == n_paths
+    summing = books.final_equity.shape[0] == n_paths
     no_trace = np.empty(0)
     # every array bound to a local name outside the loop (the module docstring says why)
     liq_step, value, bad_debt, fees_paid = out.liq_step, out.value, out.bad_debt, out.fees_paid
     trigger = out.trigger
+    equity, first = books.final_equity, books.first_liq_step
+    book_bad, book_fees = books.bad_debt, books.fees_paid
+    pos_liquidated, pos_triggered = books.pos_liquidated, books.pos_triggered
     twin, shift = twins.twin, twins.shift
     funding, funding_steps, block_funding = (
         market.funding, market.funding_steps, market.block_funding
@@ -204,14 +217,22 @@ def mark_buckets_nb(prices, market, buckets, tiers, twins, skip, out, out_trace)
         lo = np.empty((n_rows, n_assets))
         hi = np.empty((n_rows, n_assets))
         price_extremes_nb(path, lo, hi)
+        if keep:
+            r_liq, r_value, r_bad, r_fees, r_trig = (
+                liq_step[i], value[i], bad_debt[i], fees_paid[i], trigger[i]
+            )  # fmt: skip
+        else:
+            r_liq = np.empty(n_buckets, dtype=np.int32)
+            r_value, r_bad, r_fees = np.empty(n_buckets), np.empty(n_buckets), np.empty(n_buckets)
+            r_trig = np.empty(n_buckets, dtype=np.int32)
         for b in range(n_buckets):
             u = twin[b]
             if u != b:
-                liq_step[i, b] = liq_step[i, u]
-                value[i, b] = value[i, u]
-                bad_debt[i, b] = bad_debt[i, u]
-                fees_paid[i, b] = fees_paid[i, u]
-                trigger[i, b] = trigger[i, u] + shift[b] if trigger[i, u] >= 0 else -1
+                r_liq[b] = r_liq[u]
+                r_value[b] = r_value[u]
+                r_bad[b] = r_bad[u]
+                r_fees[b] = r_fees[u]
+                r_trig[b] = r_trig[u] + shift[b] if r_trig[u] >= 0 else -1
                 if record:
                     for s in range(n_times):  # a loop (see price_extremes_nb)
                         out_trace[i, b, s] = out_trace[i, u, s]
@@ -223,8 +244,14 @@ def mark_buckets_nb(prices, market, buckets, tiers, twins, skip, out, out_trace)
                 pe, cap, mmr, amount, count, convex, lo, hi, skip, trace,
             )  # fmt: skip
             outcome = close_a(path, scan, start, end, fee_rate, pa, pq, trace)
-            liq_step[i, b] = outcome.step
-            value[i, b] = outcome.value
-            bad_debt[i, b] = outcome.bad_debt
-            fees_paid[i, b] = outcome.fee_paid
-            trigger[i, b] = outcome.trigger
+            r_liq[b] = outcome.step
+            r_value[b] = outcome.value
+            r_bad[b] = outcome.bad_debt
+            r_fees[b] = outcome.fee_paid
+            r_trig[b] = outcome.trigger
+        if summing:
+            book_row_a(
+                r_value, r_bad, r_fees, r_liq, r_trig, bucket_book, starts, ends, book_free,
+                equity[i], first[i], book_bad[i], book_fees[i], pos_liquidated[i],
+                pos_triggered[i],
+            )  # fmt: skip

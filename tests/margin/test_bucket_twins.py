@@ -7,7 +7,7 @@ from support.factories import two_asset_config
 
 import stress
 from stress.margin.bucket_twins import Twins
-from stress.margin.engine import buckets_of, mark_chunk, market_of, tiers_of
+from stress.margin.engine import _no_books, buckets_of, mark_chunk, market_of, tiers_of
 from stress.margin.kernels import BucketResults, mark_buckets_nb
 from stress.pipeline.prepare import prepare
 
@@ -37,8 +37,9 @@ def _every_bucket_marked(plan, prices):
         np.empty(shape, np.int32),
     )  # fmt: skip
     market = market_of(plan.rules, prices.shape[1])
-    args = (buckets_of(plan.layout), tiers_of(plan.layout), alone, True, out)
-    mark_buckets_nb(prices, market, *args, np.empty((0, 0, 0)))
+    layout = plan.layout
+    args = (buckets_of(layout), tiers_of(layout), alone, True, out, np.empty((0, 0, 0)))
+    mark_buckets_nb(prices, market, *args, _no_books(layout), layout.bucket_book, layout.book_free)
     return out
 
 
@@ -82,3 +83,22 @@ def test_traced_buckets_copy_their_twin_trace():
     for b in np.flatnonzero(plan.layout.twins.twin != np.arange(plan.layout.n_buckets)):
         np.testing.assert_array_equal(values[:, b], values[:, plan.layout.twins.twin[b]])
     np.testing.assert_array_equal(out.value, mark_chunk(plan.layout, plan.rules, prices).value)
+
+
+def test_books_summed_in_the_kernel_equal_books_summed_from_kept_buckets():
+    from stress.margin.engine import books_from_buckets, mark_plain_books
+    from stress.margin.path_results import PathResults
+
+    plan = _plan()
+    prices = stress.generate_paths(two_asset_config(), paths=300, seed=8)
+    fused = PathResults.empty(300, plan.layout)
+    mark_plain_books(plan.layout, plan.rules, prices, fused, slice(0, 300))
+    apart = PathResults.empty(300, plan.layout)
+    books_from_buckets(
+        plan.layout, mark_chunk(plan.layout, plan.rules, prices), apart, slice(0, 300)
+    )
+    assert 0 < (fused.first_liq_step >= 0).mean() < 1
+    for name in ("final_equity", "first_liq_step", "bad_debt", "fees_paid"):
+        np.testing.assert_array_equal(getattr(fused, name), getattr(apart, name), err_msg=name)
+    np.testing.assert_array_equal(fused.pos_liquidated, apart.pos_liquidated)
+    np.testing.assert_array_equal(fused.pos_triggered, apart.pos_triggered)
