@@ -26,12 +26,15 @@ class BookResults(NamedTuple):
     pos_triggered: np.ndarray  # bool: the position whose move set off its bucket's liquidation
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE, nogil=True)
 def book_row_a(
     value, bucket_bad, bucket_fees, liq_step, trigger, bucket_book, bucket_start, bucket_end,
     book_free, equity, first, bad, fees, pos_liquidated, pos_triggered,
 ):  # fmt: skip
     """One path's buckets (rows over B) summed into its books (rows over K) and positions (P).
+
+    Called once per path, not inlined: inlined into the parallel kernel it cost seconds of
+    compilation for nothing measurable at run time.
 
     A book's equity is its free balance plus its buckets' values, its bad debt and fees paid
     their sums, its first liquidation the earliest of its buckets' (-1 if none); a position is
