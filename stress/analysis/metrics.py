@@ -265,6 +265,7 @@ def book_metrics(
     fees_paid: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     liquidation_weights: np.ndarray | None = None,
+    p_paths: int | None = None,
 ) -> dict:
     """The summary.json metrics of one book (one portfolio under one mode).
 
@@ -291,6 +292,9 @@ def book_metrics(
         Wilson's). None (the default): plain Monte Carlo, the code below.
     liquidation_weights : ndarray (n_paths,) float64, optional
         With `weights`: the ratios stopped at the first liquidation, for what it decides.
+    p_paths : int, optional
+        With `weights`: the paths drawn under the real measure (for the interval when no path
+        liquidates: `stress.analysis.weighted.weighted_probability`).
 
     Returns
     -------
@@ -316,7 +320,14 @@ def book_metrics(
         given["final_equity"] = final_equity
         ruin = RUIN_FRACTION * float(initial_wallet)
         return weighted_book_metrics(
-            given, weights, ruin, step_hours, VAR_LEVELS, TTL_QUANTILES, liquidation_weights
+            given,
+            weights,
+            ruin,
+            step_hours,
+            VAR_LEVELS,
+            TTL_QUANTILES,
+            liquidation_weights,
+            p_paths,
         )
     losses = np.sort(np.asarray(loss, dtype=np.float64))
     steps = np.asarray(first_liq_step)

@@ -38,29 +38,44 @@ class Outcomes:
         return self.layout.books_of(k_port)
 
 
-def es_influence(loss: np.ndarray, var: float, es: float, a: float = 0.99) -> np.ndarray:
+def es_influence(
+    loss: np.ndarray, var: float, es: float, a: float = 0.99, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Per-path influence function of ES_a: its sample mean's variance is ES's variance.
 
     IF(x) = VaR + (x - VaR) 1{x > VaR} / (1 - a) - ES (Acerbi & Tasche's tail mean), so the
     standard error of a paired ES difference is std(IF_a - IF_b) / sqrt(n) without a bootstrap.
+    With importance-sampling `weights` only the tail term is weighted (`per_path`).
     """
     loss = np.asarray(loss, dtype=np.float64)
-    return var + np.where(loss > var, loss - var, 0.0) / (1.0 - a) - es
+    tail = np.where(loss > var, loss - var, 0.0)
+    if weights is not None:
+        return var + np.asarray(weights, dtype=np.float64) * tail / (1.0 - a) - es
+    return var + tail / (1.0 - a) - es
 
 
 def per_path(result: Outcomes, k: int, metric: str) -> np.ndarray:
     """The per-path quantity whose mean (or tail functional) is `metric`, for book k; under
     importance sampling times each path's likelihood ratio, so that its mean estimates the
     metric under the real measure and its spread gives the weighted estimator's standard error.
+
+    For ES only the tail term is weighted: the weighted ES is ``VaR + mean(w (L - VaR)+) /
+    (1 - a)`` (`stress.analysis.weighted.weighted_es`), so its influence is ``w (L - VaR)+ /
+    (1 - a) + VaR - ES``; weighting the constants too would add ``(w - 1)(VaR - ES)`` and
+    overstate the standard error.
     """
-    x = _unweighted(result, k, metric)
     weights = getattr(result, "weights", None)
     if weights is None:
-        return x
-    stopped = getattr(result, "liquidation_weights", None)
-    if metric == "p_liquidation" and stopped is not None:
-        return x * stopped[:, k]
-    return x * weights
+        return _unweighted(result, k, metric)
+    if metric in ("p_liquidation", "p_ruin", "bad_debt_mean", "expected_loss"):
+        x = _unweighted(result, k, metric)
+        stopped = getattr(result, "liquidation_weights", None)
+        if metric == "p_liquidation" and stopped is not None:
+            return x * stopped[:, k]
+        return x * weights
+    m = result.metrics[k]
+    loss = result.layout.book_initial_equity[k] - result.results.final_equity[:, k]
+    return es_influence(loss, m["var_99"], m["es_99"], weights=weights)
 
 
 def _unweighted(result: Outcomes, k: int, metric: str) -> np.ndarray:

@@ -46,8 +46,17 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.mean(w * x))
 
 
-def weighted_probability(flags: np.ndarray, weights: np.ndarray, z: float = Z95) -> dict:
+def weighted_probability(
+    flags: np.ndarray, weights: np.ndarray, z: float = Z95, p_paths: int | None = None
+) -> dict:
     """``P(A)`` from per-path indicators, with its standard error and normal interval.
+
+    Parameters
+    ----------
+    p_paths : int, optional
+        Paths drawn under P itself (the defensive mixture's share). When no path shows the
+        event, the normal interval is [0, 0], which says nothing; the upper end is then Wilson's
+        for no event in these plain paths, the most the sample can rule out.
 
     Returns
     -------
@@ -60,7 +69,10 @@ def weighted_probability(flags: np.ndarray, weights: np.ndarray, z: float = Z95)
     n = y.size
     p = float(y.mean())
     se = float(y.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
-    return {"p": p, "se": se, "ci": [max(0.0, p - z * se), min(1.0, p + z * se)]}
+    ci = [max(0.0, p - z * se), min(1.0, p + z * se)]
+    if not x.any() and p_paths:
+        ci = [0.0, z * z / (p_paths + z * z)]  # Wilson's upper end for 0 of p_paths
+    return {"p": p, "se": se, "ci": ci}
 
 
 def _tail(loss: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,6 +132,7 @@ def weighted_book_metrics(
     levels: Mapping[str, float],
     ttl_quantiles: Mapping[str, float],
     liquidation_weights: np.ndarray | None = None,
+    p_paths: int | None = None,
 ) -> dict:
     """`stress.analysis.metrics.book_metrics` under importance sampling: the same keys, every
     number weighted (module docstring), plus ``p_liquidation_interval: "normal"``.
@@ -135,7 +148,7 @@ def weighted_book_metrics(
     steps = np.asarray(arrays["first_liq_step"])
     liquidated = steps >= 0
     w_liq = w if liquidation_weights is None else np.asarray(liquidation_weights, np.float64)
-    p = weighted_probability(liquidated, w_liq)
+    p = weighted_probability(liquidated, w_liq, p_paths=p_paths)
     equity = np.asarray(arrays["final_equity"], dtype=np.float64)
     out: dict = {
         "p_liquidation": p["p"],

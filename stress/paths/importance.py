@@ -293,9 +293,9 @@ def mixture_weights(log_lr: np.ndarray, alpha: float) -> np.ndarray:
 
     ``w = dP / d(alpha P + (1 - alpha) Q) = 1 / (alpha + (1 - alpha) exp(-log dP/dQ))``, the
     same formula whichever part drew the path (the balance heuristic: unbiased with a fixed
-    share ``alpha`` of the paths from P). Every weight is at most ``1 / alpha``, so no
-    statistic's variance exceeds ``1 / alpha`` times plain Monte Carlo's, while the rare event
-    keeps ``1 - alpha`` of Q's paths.
+    share ``alpha`` of the paths from P). Every weight is at most ``1 / alpha``, so a
+    statistic's second moment is at most ``1 / alpha`` times plain Monte Carlo's (``Var <=
+    E_P[f^2] / alpha - E_P[f]^2``), while the rare event keeps ``1 - alpha`` of Q's paths.
 
     Parameters
     ----------

@@ -204,10 +204,13 @@ class Weights:
         From the ratio stopped at the book's first liquidation (at the horizon where there is
         none): weights what that step decides, the liquidation probability, its interval and
         the time to liquidation, with less noise (`imp.log_weights`).
+    p_paths : int
+        Paths drawn under the real measure (every path when there is no shift).
     """
 
     terminal: np.ndarray
     liquidation: np.ndarray
+    p_paths: int
 
 
 def _at(spec, grid, shift, prices: np.ndarray, step: np.ndarray, jumps) -> np.ndarray:
@@ -263,6 +266,7 @@ def run_weighted(
     results = collect(layout, plan.rules, marked(), plan.paths, progress, kept, update)
     alpha = imp.p_share(plan.paths)
     w = np.ones_like(log_lr) if shift.is_zero else imp.mixture_weights(log_lr, alpha)
-    weights = Weights(terminal=w[:, 0], liquidation=w[:, 1:])
+    p_paths = plan.paths if shift.is_zero else round(alpha * plan.paths)
+    weights = Weights(terminal=w[:, 0], liquidation=w[:, 1:], p_paths=p_paths)
     info = summary(spec, shift, chosen, weights.terminal, q_spec.drift)
     return results, weights, {**info, "p_share": alpha}

@@ -226,7 +226,11 @@ def _weight_args(weights: importance.Weights | None, k: int) -> dict[str, Any]:
     """`book_metrics`' weights for book k: none for plain Monte Carlo."""
     if weights is None:
         return {}
-    return {"weights": weights.terminal, "liquidation_weights": weights.liquidation[:, k]}
+    return {
+        "weights": weights.terminal,
+        "liquidation_weights": weights.liquidation[:, k],
+        "p_paths": weights.p_paths,
+    }
 
 
 def _arrays(weights: importance.Weights | None) -> tuple[np.ndarray | None, np.ndarray | None]:

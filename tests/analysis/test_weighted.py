@@ -83,3 +83,40 @@ def test_book_metrics_weighted_by_one_agree_with_the_plain_ones():
         assert weighted[key] == pytest.approx(plain[key], rel=1e-9, abs=1e-12), key
     assert weighted["p_liquidation_interval"] == "normal"
     assert "p_liquidation_interval" not in plain
+
+
+def test_weighted_es_standard_error_matches_its_spread():
+    # losses from a defensive mixture of N(0, 1) and N(2.3, 1): the SE read from the weighted
+    # influence function must match the spread of the weighted ES over replications (weighting
+    # the constants too overstated it by half)
+    from stress.analysis.paired import es_influence
+    from stress.analysis.weighted import weighted_es, weighted_var
+
+    rng = np.random.default_rng(11)
+    n, alpha, shift = 4000, 0.25, 2.3
+    estimates, ses = [], []
+    for _ in range(300):
+        from_p = np.arange(n) < alpha * n
+        x = rng.standard_normal(n) + np.where(from_p, 0.0, shift)
+        ratio_q_p = np.exp(shift * x - 0.5 * shift**2)
+        w = 1.0 / (alpha + (1.0 - alpha) * ratio_q_p)
+        var, es = weighted_var(x, w, 0.99), weighted_es(x, w, 0.99)
+        estimates.append(es)
+        ses.append(float(np.std(es_influence(x, var, es, weights=w), ddof=1) / np.sqrt(n)))
+    spread = float(np.std(estimates, ddof=1))
+    assert 0.8 < np.mean(ses) / spread < 1.25
+    assert abs(np.mean(estimates) - 2.6652) < 4 * spread / np.sqrt(300)  # ES99 of N(0, 1)
+
+
+def test_no_event_path_gives_wilsons_upper_end_for_the_plain_paths():
+    from stress.analysis.weighted import weighted_probability
+
+    w = np.full(1000, 0.5)
+    none = weighted_probability(np.zeros(1000, dtype=bool), w, p_paths=250)
+    z2 = 1.959963984540054**2
+    assert none["p"] == 0.0 and none["ci"] == [0.0, z2 / (250 + z2)]
+    assert weighted_probability(np.zeros(1000, dtype=bool), w)["ci"] == [0.0, 0.0]
+    some = np.zeros(1000, dtype=bool)
+    some[3] = True
+    assert weighted_probability(some, w, p_paths=250)["ci"][0] == 0.0  # normal interval kept
+    assert weighted_probability(some, w, p_paths=250)["ci"][1] < z2 / (250 + z2)

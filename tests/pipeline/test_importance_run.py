@@ -69,6 +69,7 @@ def test_relative_error_is_ten_times_smaller_than_plain_monte_carlo_at_p_1e_3():
     spread = est.std(ddof=1) / p
     assert plain / spread >= 10.0, (plain, spread)
     assert plain / (ses.mean() / p) >= 10.0
+    assert 0.6 < ses.mean() / est.std(ddof=1) < 1.6  # its own SE is honest
     # the mean of the 20 is unbiased: within 4 standard errors of the closed form
     assert abs(est.mean() - p) <= 4 * est.std(ddof=1) / math.sqrt(len(est))
 
@@ -86,6 +87,20 @@ def test_off_reproduces_the_run_without_the_key_bit_for_bit():
     off = stress.run(cfg, paths=512)
     assert without_time(off.to_dict()) == without_time(plain.to_dict())
     assert "importance" not in off.to_dict() and off.weights is None
+
+
+@pytest.mark.parametrize("name", ["btc_eth_hedge", "alt_isolated_high_leverage"])
+def test_off_gives_the_summaries_stored_before_importance_sampling_existed(name, tmp_path):
+    """The stored summaries (tests/support/expected) predate the feature: an explicit off
+    must give them to their 12 digits, not just agree with a run without the key."""
+    from support.expected_summaries import load, summary_of
+    from test_examples_unchanged import first_difference
+
+    cfg = yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())
+    cfg["simulation"]["importance"] = "off"
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert first_difference(summary_of(path), load(ROOT / "configs" / f"{name}.yaml")) is None
 
 
 def test_no_finite_boundary_means_no_shift_and_weights_of_exactly_one():

@@ -130,13 +130,20 @@ def position_bars(
     return Figure(key, title, caption, data, layout)
 
 
-def trigger_bars(key: str, ids: list[str], counts: dict[str, tuple[int, dict[str, int]]]) -> Figure:
+def trigger_bars(
+    key: str,
+    ids: list[str],
+    counts: dict[str, tuple[int, dict[str, int]]],
+    weighted: bool = False,
+) -> Figure:
     """Which position's move set off the cross bucket's liquidations, per mode.
 
     Parameters
     ----------
     ids : every cross-bucket position id (unescaped), the x categories
     counts : {mode: (liquidations, {id: liquidations it triggered})}, modes with >= 1
+    weighted : the counts are importance-sampling weighted sums, not paths: the legend and
+        hover show shares only
     """
     cats = [label(i) for i in ids]
     data = []
@@ -147,14 +154,16 @@ def trigger_bars(key: str, ids: list[str], counts: dict[str, tuple[int, dict[str
                 "type": "bar",
                 "x": cats,
                 "y": sig(100 * share, 5),
-                "name": f"{mode} ({n_liq:,} liquidations)",
+                "name": f"{mode} (weighted)" if weighted else f"{mode} ({n_liq:,} liquidations)",
                 "marker": {"color": mode_colour(mode)},
                 "customdata": [by_id.get(i, 0) for i in ids],
                 "text": [pct(v, 1) if np.isfinite(v) else "" for v in share],
                 "textposition": "outside",
                 "cliponaxis": False,
-                "hovertemplate": "%{y:.1f} % (%{customdata:,} paths)"
-                "<extra>%{fullData.name}</extra>",
+                "hovertemplate": (
+                    "%{y:.1f} %" if weighted else "%{y:.1f} % (%{customdata:,} paths)"
+                )
+                + "<extra>%{fullData.name}</extra>",
             }
         )
     title = "Cross liquidation triggers"

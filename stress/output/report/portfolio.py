@@ -283,7 +283,8 @@ def _survival_figure(result: RunResult, k_port: int, modes: list[str], axis: Tim
     for m in modes:
         cum, n = S.cumulative_liquidation(result, books[m])
         k = cum[axis.steps]
-        lo, hi = wilson_bounds(k, n)
+        # under importance sampling k is a weighted sum, not a count: no Wilson band
+        lo, hi = wilson_bounds(k, n) if result.weights is None else (k / n, k / n)
         curves[m] = (k / n, lo, hi)
     return liquidation_curve(
         f"p{k_port}-survival", axis, curves, partial=partial_process(result.config)
@@ -299,7 +300,10 @@ def _position_figure(
     probs = {}
     for m in modes:
         p = np.array([port["modes"][m]["positions"][i]["p_liquidation"] for i in ids])
-        lo, hi = wilson_bounds(np.round(p * n_paths), n_paths)
+        if result.weights is None:
+            lo, hi = wilson_bounds(np.round(p * n_paths), n_paths)
+        else:  # weighted estimates: no count to give Wilson's interval
+            lo, hi = p, p
         probs[m] = list(zip(p, lo, hi, strict=True))
     return position_bars(f"p{k_port}-positions", ids, probs)
 
@@ -324,7 +328,7 @@ def _trigger_figure(
     fig = None
     if counts:
         order = [i for i in ids if i in cross_ids]
-        fig = trigger_bars(f"p{k_port}-trigger", order, counts)
+        fig = trigger_bars(f"p{k_port}-trigger", order, counts, result.weights is not None)
     notes = []
     if quiet:
         notes.append(
