@@ -60,6 +60,7 @@ from stress.paths.correlation import correlation_factor
 from stress.paths.generate import BLOCK_PATHS, chunk_paths_for, chunk_prices
 from stress.paths.merton import JumpDraws
 from stress.paths.spec import ModelSpec, TimeGrid
+from stress.threads import run_slices
 
 SHIFTABLE = ("gbm", "merton")
 """Model kinds whose Q is a mean shift of the normals (and for merton a raised intensity)."""
@@ -276,16 +277,29 @@ def mixed_chunks(
     for first in range(0, n_paths, chunk_paths):
         m = min(chunk_paths, n_paths - first)
         out = np.empty((m, grid.n_steps + 1, spec.n_assets))
-        parts = []
-        for offset in range(0, m, BLOCK_PATHS):
+        parts = _fill_mixed(out, first, spec, q_spec, grid, seed, recorded)
+        yield first, out, jumps_q.joined(parts, spec.n_assets) if recorded else None
+
+
+def _fill_mixed(out, first, spec, q_spec, grid, seed, recorded: bool) -> list:
+    """Fill a chunk's blocks, each under P or Q, on all cores (blocks share nothing); the
+    blocks' jump records, in block order, when `recorded`."""
+    offsets = list(range(0, out.shape[0], BLOCK_PATHS))
+    parts: list = [None] * len(offsets)
+
+    def fill(k0: int, k1: int) -> None:
+        for k in range(k0, k1):
+            offset = offsets[k]
             block = (first + offset) // BLOCK_PATHS
             rows = out[offset : offset + BLOCK_PATHS]
             model = spec if block_from_p(block) else q_spec
             if recorded:
-                parts.append((offset, jumps_q.jump_block(rows, model, grid, seed, block)))
+                parts[k] = (offset, jumps_q.jump_block(rows, model, grid, seed, block))
             else:
                 chunk_prices(model, grid, seed, first + offset, rows.shape[0], rows)
-        yield first, out, jumps_q.joined(parts, spec.n_assets) if recorded else None
+
+    run_slices(fill, len(offsets))
+    return parts
 
 
 def mixture_weights(log_lr: np.ndarray, alpha: float) -> np.ndarray:
