@@ -109,13 +109,10 @@ def test_no_finite_boundary_means_no_shift_and_weights_of_exactly_one():
     info = res.to_dict()["importance"]
     assert info["shift_sd"] == 0.0 and info["theta"] == [0.0] and info["target"] is None
     assert "no shift" in info["note"]
-    assert np.array_equal(res.weights, np.ones(512))
-    assert np.array_equal(res.liquidation_weights, np.ones((512, 1)))
+    assert res.weights is None and res.liquidation_weights is None  # every weight was 1
     plain = stress.run(long_position(1.0, 512, importance="off"))
     assert np.array_equal(res.results.final_equity, plain.results.final_equity)  # same paths
-    m, m0 = res.metrics[0], plain.metrics[0]
-    assert m["expected_loss"] == pytest.approx(m0["expected_loss"], rel=1e-12)
-    assert m["p_liquidation"] == m0["p_liquidation"] and m["var_99"] == m0["var_99"]
+    assert res.metrics == plain.metrics  # plain Monte Carlo's estimators, to the bit
 
 
 def test_every_mode_weighted_and_the_verdict_runs():
