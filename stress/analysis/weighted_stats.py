@@ -25,6 +25,21 @@ def _loss_bins(loss: np.ndarray, scale: np.ndarray, n_bins: int) -> np.ndarray:
     return np.where(pos >= n_bins, n_bins + 1, inside).astype(np.int64)
 
 
+def _position_liquidations(
+    layout: Layout, results: PathResults, w: np.ndarray, w_liq: np.ndarray
+) -> np.ndarray:
+    """Weighted liquidations per position (P,). A position of a book with one bucket is
+    liquidated exactly when the book first is, so it takes the book's weight stopped there (the
+    same estimate as the book's); in a book of several buckets its bucket may go later than the
+    book's first, which the stopped weight cannot see, so it takes the horizon's."""
+    pos_book = layout.bucket_book[layout.pos_bucket]
+    single = np.bincount(layout.bucket_book, minlength=layout.n_books)[pos_book] == 1
+    out = w @ results.pos_liquidated
+    cols = np.flatnonzero(single)
+    out[cols] = (w_liq[:, pos_book[cols]] * results.pos_liquidated[:, cols]).sum(axis=0)
+    return out
+
+
 def weighted_stream_stats(
     layout: Layout,
     results: PathResults,
@@ -62,7 +77,7 @@ def weighted_stream_stats(
     st.sum_bad = w @ results.bad_debt
     st.max_bad = results.bad_debt.max(axis=0)
     st.sum_fees = w @ results.fees_paid
-    st.pos_liq = w @ results.pos_liquidated
+    st.pos_liq = _position_liquidations(layout, results, w, w_liq)
     st.pos_trig = w @ results.pos_triggered
     n_bins = st.loss_count.shape[1] - 2
     bins = _loss_bins(loss, st.loss_scale, n_bins)

@@ -172,3 +172,11 @@ def test_optimise_and_venue_comparison_refuse_it():
         stress.optimise(cfg)
     with pytest.raises(ConfigError, match="simulation.importance: venues are compared"):
         compare_venues(stress.load_config(cfg), ["binance", "bybit"])
+
+
+def test_a_single_position_book_reports_one_estimate_for_book_and_position():
+    res = stress.run(long_position(2.5, 4096))
+    book = res.metrics[0]
+    assert book["positions"]["p"]["p_liquidation"] == pytest.approx(
+        book["p_liquidation"], rel=1e-12
+    )
