@@ -19,8 +19,12 @@ PROBABILITIES = ("p_liquidation", "p_ruin")
 
 
 def fmt(metric: str, x: float) -> str:
-    """A metric's value as the verdict writes it: '1.8 %' or '6,000 USDT'."""
+    """A metric's value as the verdict writes it: '1.8 %' or '6,000 USDT'; a probability too
+    small for one decimal (importance sampling measures them) to two significant digits,
+    '0.0011 %'."""
     if metric in PROBABILITIES:
+        if 0 < x < 0.0005:
+            return f"{100 * x:.2g} %"
         return f"{100 * x:.1f} %"
     return f"{x:,.0f} USDT"
 

@@ -180,3 +180,12 @@ def test_an_explicit_objective_gives_the_verdict_of_before():
     )
     assert v["tradeoff"].startswith("Trade-off: cross cuts the liquidation probability")
     assert v["rule"].startswith("The recommended mode has the best ES99;")
+
+
+def test_verdict_text_keeps_rare_probabilities_readable():
+    from stress.analysis.verdict_text import fmt
+
+    assert fmt("p_liquidation", 0.018) == "1.8 %"
+    assert fmt("p_liquidation", 0.0) == "0.0 %"
+    assert fmt("p_liquidation", 1.058e-5) == "0.0011 %"
+    assert fmt("p_ruin", 0.0005) == "0.1 %"  # one decimal from 0.05 % up
