@@ -69,14 +69,17 @@ def loss_histogram(
     if stats is not None and len({float(stats.loss_scale[k]) for k in books}) == 1:
         scale = float(stats.loss_scale[books[0]])
         fine = stats.loss_count[books].astype(np.float64)
+        # shares of each book's total: the path count, or under importance sampling the sum of
+        # the weights (near it, not equal), so that the shares still sum to 1
+        total = fine.sum(axis=1)
         # the outermost bins hold what fell beyond [-W, W]: losses cannot exceed W, and a profit
         # beyond W is counted in the lowest bin (the figure says how many)
-        lumped = float(fine[:, 0].max()) / stats.n
+        lumped = float((fine[:, 0] / total).max())
         fine[:, 1] += fine[:, 0]
         fine[:, -2] += fine[:, -1]
         n_fine = fine.shape[1] - 2
         edges, coarse = _rebin(fine[:, 1:-1], -scale, 2.0 * scale / n_fine, bins)
-        return edges, [c / stats.n for c in coarse], lumped
+        return edges, [c / t for c, t in zip(coarse, total, strict=True)], lumped
     losses = [book_loss(result, k) for k in books]
     lo = min(float(x.min()) for x in losses)
     hi = max(float(x.max()) for x in losses)
