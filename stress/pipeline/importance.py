@@ -236,15 +236,17 @@ def _chunk_log_lr(spec, grid, shift, prices, first_step: np.ndarray, jumps) -> n
 
 def run_weighted(
     plan: Plan, progress: Any, kept: int, update: Any
-) -> tuple[PathResults, Weights, dict[str, Any]]:
+) -> tuple[PathResults, Weights | None, dict[str, Any]]:
     """Mark every book on paths drawn from the mixture of P and the run's shifted measure Q.
 
     Returns
     -------
     results : PathResults
         Every path's results (`check_run` made sure they fit).
-    weights : Weights
-        Exactly 1 everywhere without a shift.
+    weights : Weights or None
+        None without a shift: every weight would be exactly 1, the paths are plain Monte
+        Carlo's, and only then are the chunks passed to `update` (the plain statistics), which
+        a weighted run rebuilds from every path instead (`weighted_stream_stats`).
     info : dict
         The ``importance`` block of summary.json (`summary`).
     """
@@ -263,10 +265,13 @@ def run_weighted(
                 log_lr[rows] = _chunk_log_lr(spec, grid, shift, prices, step, jumps)
             yield first, chunk
 
-    results = collect(layout, plan.rules, marked(), plan.paths, progress, kept, update)
+    on_chunk = update if shift.is_zero else None
+    results = collect(layout, plan.rules, marked(), plan.paths, progress, kept, on_chunk)
     alpha = imp.p_share(plan.paths)
-    w = np.ones_like(log_lr) if shift.is_zero else imp.mixture_weights(log_lr, alpha)
-    p_paths = plan.paths if shift.is_zero else round(alpha * plan.paths)
-    weights = Weights(terminal=w[:, 0], liquidation=w[:, 1:], p_paths=p_paths)
+    if shift.is_zero:
+        info = summary(spec, shift, chosen, np.ones(plan.paths), q_spec.drift)
+        return results, None, {**info, "p_share": alpha}
+    w = imp.mixture_weights(log_lr, alpha)
+    weights = Weights(terminal=w[:, 0], liquidation=w[:, 1:], p_paths=round(alpha * plan.paths))
     info = summary(spec, shift, chosen, weights.terminal, q_spec.drift)
     return results, weights, {**info, "p_share": alpha}

@@ -280,18 +280,18 @@ def _local_run(plan: Plan, factor, progress: Progress, kept: int, update, sample
     return evaluate(plan.layout, plan.rules, chunks, plan.paths, progress, kept, update)
 
 
-def _weighted_run(plan: Plan, progress: Progress, kept: int, stats: StreamStats, sample: list):
+def _weighted_run(plan: Plan, progress: Progress, kept: int, stats, update, sample: list):
     """Every book marked on paths of the shifted measure and weighted back
     (`stress.pipeline.importance`): (results, weighted statistics, Weights, summary block).
-    The figures' sample paths are the real measure's. When every weight is exactly 1 (no
-    shift: the paths are plain Monte Carlo's) the plain statistics and estimators are kept,
-    so the numbers are plain Monte Carlo's to the bit; the summary's block says why."""
-    update = lambda c: stats.update(plan.layout, c)  # noqa: E731
+    The figures' sample paths are the real measure's. Without a shift (every weight exactly
+    1: the paths are plain Monte Carlo's) the plain statistics `update` accumulated and the
+    plain estimators are kept, so the numbers are plain Monte Carlo's to the bit; the
+    summary's block says why."""
     results, weights, info = importance.run_weighted(plan, progress, kept, update)
     sample.append(_first_paths(plan, None))
-    w, w_liq = weights.terminal, weights.liquidation
-    if (w == 1.0).all() and (w_liq == 1.0).all():
+    if weights is None:
         return results, stats, None, info
+    w, w_liq = weights.terminal, weights.liquidation
     stats = weighted_stream_stats(plan.layout, results, w, plan.grid.n_steps, w_liq)
     return results, stats, weights, info
 
@@ -316,7 +316,7 @@ def _simulate(
     update = lambda c: stats.update(layout, c)  # noqa: E731
     weights = info = None
     if importance.active(plan):
-        results, stats, weights, info = _weighted_run(plan, progress, kept, stats, sample)
+        results, stats, weights, info = _weighted_run(plan, progress, kept, stats, update, sample)
     elif client is None:
         results = _local_run(plan, factor, progress, kept, update, sample)
     else:  # the chunks are marked on the cluster, gathered here in path order
