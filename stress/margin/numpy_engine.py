@@ -34,19 +34,23 @@ def _slots(layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def _tier(layout: Layout, notional: np.ndarray) -> np.ndarray:
-    """The tier index of every position's notional, shape (n_paths, P)."""
-    a = layout.pos_asset
+def _tier(layout: Layout, notional: np.ndarray, a: np.ndarray | None = None) -> np.ndarray:
+    """The tier index of each notional, shape (rows, columns): the columns are every position
+    (default) or positions on the assets `a`, one per column."""
+    a = layout.pos_asset if a is None else a
     tier = np.zeros(notional.shape, dtype=np.int64)
     for i in range(layout.tier_cap.shape[1] - 1):
         tier += (notional > layout.tier_cap[a, i]) & (i < layout.tier_count[a] - 1)
     return tier
 
 
-def _maintenance(layout: Layout, notional: np.ndarray) -> np.ndarray:
-    """Tiered maintenance of every position, notional shape (n_paths, P)."""
-    a = layout.pos_asset
-    tier = _tier(layout, notional)
+def position_maintenance(
+    layout: Layout, notional: np.ndarray, a: np.ndarray | None = None
+) -> np.ndarray:
+    """Tiered maintenance of each notional, shape (rows, columns): the columns are every
+    position (default) or positions on the assets `a`, one per column."""
+    a = layout.pos_asset if a is None else a
+    tier = _tier(layout, notional, a)
     return notional * layout.tier_mmr[a, tier] - layout.tier_amount[a, tier]
 
 
@@ -98,7 +102,7 @@ def mark_buckets_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray) -
             paid += _bucket_sum(qty * price * rate, slots, n_buckets)
         notional = np.abs(qty) * price
         pnl = _bucket_sum(qty * (price - entry), slots, n_buckets)
-        maint = _bucket_sum(_maintenance(layout, notional), slots, n_buckets)
+        maint = _bucket_sum(position_maintenance(layout, notional), slots, n_buckets)
         equity = (collateral - paid) + pnl
         hit = alive & (equity <= maint)
         if hit.any():
@@ -138,7 +142,7 @@ def _close_all(layout, rules, price, equity, qty, slots):
         liq, a = rules.liquidity, layout.pos_asset
         c = impact(n, a, liq) * n
         if rules.process.kind == FILLABLE_PRICE:
-            c = np.minimum(c, rules.process.fill_multiple * _maintenance(layout, n))
+            c = np.minimum(c, rules.process.fill_multiple * position_maintenance(layout, n))
         eq = equity - _bucket_sum(np.where(liq.liquid[a], c, 0.0), slots, layout.n_buckets)
     fee = rules.liquidation_fee * notional
     kept = np.maximum(eq - fee, 0.0) if rules.process.residual_to_trader else np.zeros_like(eq)
@@ -258,7 +262,7 @@ def mark_process_numpy(layout: Layout, rules: MarketRules, prices: np.ndarray):
         if rate != 0.0:
             paid += _bucket_sum(st.qty * price * rate, slots, n_buckets)
         pnl = _bucket_sum(st.qty * (price - entry), slots, n_buckets)
-        maint = _bucket_sum(_maintenance(layout, np.abs(st.qty) * price), slots, n_buckets)
+        maint = _bucket_sum(position_maintenance(layout, np.abs(st.qty) * price), slots, n_buckets)
         equity = (st.coll - paid) + pnl
         hit = st.alive & (equity <= maint)
         if hit.any():

@@ -32,6 +32,7 @@ import numpy as np
 from stress.errors import ConfigError
 from stress.margin.engine import PathResults, collect, mark_paths
 from stress.margin.layout import Layout
+from stress.margin.numpy_engine import position_maintenance
 from stress.paths import importance as imp
 from stress.paths import importance_jumps as jumps_q
 from stress.paths.spec import ModelSpec, TimeGrid
@@ -80,11 +81,7 @@ def _bucket_surplus(layout: Layout, buckets: np.ndarray, prices: np.ndarray) -> 
     a = layout.pos_asset[pos]
     qty, entry = layout.pos_qty[pos], layout.pos_entry[pos]
     price = prices[:, a]
-    notional = np.abs(qty) * price
-    tier = np.zeros(notional.shape, dtype=np.int64)
-    for i in range(layout.tier_cap.shape[1] - 1):
-        tier += (notional > layout.tier_cap[a, i]) & (i < layout.tier_count[a] - 1)
-    mm = notional * layout.tier_mmr[a, tier] - layout.tier_amount[a, tier]
+    mm = position_maintenance(layout, np.abs(qty) * price, a)
     terms = qty * (price - entry) - mm
     member = layout.pos_bucket[pos][:, None] == buckets[None, :]
     return layout.bucket_collateral[buckets] + terms @ member
