@@ -77,6 +77,13 @@ def prices_from_log(out: np.ndarray, s0: np.ndarray) -> None:
     scale_nb(out, s0)
 
 
+def prices_from_increments(out: np.ndarray, inc: np.ndarray, s0: np.ndarray) -> None:
+    """``out`` (m, n_steps + 1, n_assets): ``s0`` at step 0, then ``s0 exp(cumsum(inc))``, the
+    bits numpy's cumsum, exp and multiply give (inc (m, n_steps, n_assets))."""
+    cumulate_nb(inc, out)
+    prices_from_log(out, s0)
+
+
 def gbm_block(
     out: np.ndarray,
     rng: np.random.Generator,

@@ -77,8 +77,7 @@ def _fill_block(out: np.ndarray, spec: ModelSpec, grid: TimeGrid, seed: int, blo
         fused.gbm_block(out, rng, correlation_factor(spec.corr), scale, mu, s0)
         return
     inc = model(spec, grid, BLOCK_PATHS, rng)[: out.shape[0]]
-    fused.cumulate_nb(inc, out)
-    fused.prices_from_log(out, s0)
+    fused.prices_from_increments(out, inc, s0)
 
 
 def block_prices(

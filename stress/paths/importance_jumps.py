@@ -50,16 +50,11 @@ import numpy as np
 from stress.paths import fused, merton
 from stress.paths.gbm import step_coefficients
 from stress.paths.generate import BLOCK_PATHS, block_rng
-from stress.paths.merton import JumpDraws
+from stress.paths.merton import JumpDraws, kappa
 from stress.paths.spec import ModelSpec, TimeGrid
 
 JUMPS_MAX = 4.0
 """Most expected jumps per clock over the horizon under Q (never below P's own)."""
-
-
-def kappa(spec: ModelSpec) -> float:
-    """``E[exp(J)] - 1`` of a jump's log-size ``J``, as `stress.paths.merton` computes it."""
-    return float(np.expm1(spec.jump_mean + 0.5 * spec.jump_std * spec.jump_std))
 
 
 def n_clocks(spec: ModelSpec) -> int:
@@ -138,8 +133,7 @@ def jump_block(
     `stress.paths.generate` does, and return the block's jumps of paths ``[0, m)``."""
     m = out.shape[0]
     inc, jumps = merton.draw(spec, grid, BLOCK_PATHS, block_rng(seed, block))
-    fused.cumulate_nb(inc[:m], out)
-    fused.prices_from_log(out, np.asarray(spec.s0, dtype=np.float64))
+    fused.prices_from_increments(out, inc[:m], np.asarray(spec.s0, dtype=np.float64))
     kept = jumps.path < m
     return JumpDraws(
         path=jumps.path[kept],

@@ -63,6 +63,13 @@ def no_jumps(n_assets: int) -> JumpDraws:
     )
 
 
+def kappa(spec: ModelSpec) -> float:
+    """``E[exp(J)] - 1`` of a jump's log-size ``J ~ N(jump_mean, jump_std)``: the drift's
+    compensator is ``jump_intensity * kappa``."""
+    mean, std = float(spec.jump_mean), float(spec.jump_std)
+    return float(np.expm1(mean + 0.5 * std * std))
+
+
 def log_increments(
     spec: ModelSpec, grid: TimeGrid, n_paths: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -99,8 +106,7 @@ def draw(
     mean = float(spec.jump_mean)
     std = float(spec.jump_std)
     factor = correlation_factor(spec.corr)
-    kappa = np.expm1(mean + 0.5 * std * std)  # E[exp(J)] - 1
-    inc = diffusion_increments(spec, grid, n_paths, rng, factor, compensator=lam * kappa)
+    inc = diffusion_increments(spec, grid, n_paths, rng, factor, compensator=lam * kappa(spec))
     n_assets = spec.n_assets
     if lam <= 0.0:
         return inc, no_jumps(n_assets)
